@@ -1,0 +1,34 @@
+"""The inputs the state machines hand to the functions, validated on arrival.
+
+Every input carries references (S3 keys) and small results, never document content.
+Unknown fields are ignored: each task receives the whole workflow state so far."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class DocumentRef(_Input):
+    """One uploaded document: its id, where it is stored, and the name the user gave it."""
+
+    document_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    key: str = Field(min_length=1, max_length=1024)
+    filename: str = Field(min_length=1, max_length=1024)
+
+
+class ExtractionRef(_Input):
+    text_key: str
+
+
+class AnalysisRequest(DocumentRef):
+    extraction: ExtractionRef
+
+
+class BatchRef(_Input):
+    batch_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    manifest_key: str
+    started_at: str | None = None

@@ -1,0 +1,47 @@
+"""The layout of the documents bucket. Every key docflow reads or writes is made here."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import PurePosixPath, PureWindowsPath
+
+_UNSAFE = re.compile(r"[^\w.\-]+")
+MAX_NAME_LENGTH = 120
+
+
+def safe_filename(filename: str) -> str:
+    """The file name part of a client's file name, made safe to use in a key: no folders,
+    no `..`, no control characters; letters of any script are kept."""
+    name = PureWindowsPath(PurePosixPath(filename).name).name  # strips both / and \ folders
+    name = unicodedata.normalize("NFC", name)
+    name = _UNSAFE.sub("_", name).strip("._") or "document"
+    if len(name) > MAX_NAME_LENGTH:
+        stem, dot, suffix = name.rpartition(".")
+        keep = suffix if dot and len(suffix) <= 10 else ""
+        name = name[: MAX_NAME_LENGTH - len(keep) - 1].rstrip("._") + (f".{keep}" if keep else "")
+    return name
+
+
+def upload_key(document_id: str, filename: str) -> str:
+    return f"uploads/{document_id}/{safe_filename(filename)}"
+
+
+def text_key(document_id: str) -> str:
+    return f"documents/{document_id}/text.txt"
+
+
+def thumbnail_key(document_id: str, extension: str) -> str:
+    return f"documents/{document_id}/thumbnail.{extension}"
+
+
+def result_key(document_id: str) -> str:
+    return f"documents/{document_id}/result.json"
+
+
+def manifest_key(batch_id: str) -> str:
+    return f"batches/{batch_id}/manifest.json"
+
+
+def report_key(batch_id: str) -> str:
+    return f"batches/{batch_id}/report.json"

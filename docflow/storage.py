@@ -1,0 +1,134 @@
+"""Where documents and everything derived from them live: an object store behind a small
+protocol, so the domain never imports boto3 and tests can hand it a fake."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import IO, Any, Protocol
+
+from docflow.errors import DocumentNotFound, TransientError
+
+TRANSIENT_S3_CODES = frozenset(
+    {
+        "SlowDown",
+        "ServiceUnavailable",
+        "InternalError",
+        "RequestTimeout",
+        "RequestTimeTooSkewed",
+        "Throttling",
+        "ThrottlingException",
+        "503",
+        "500",
+    }
+)
+MISSING_S3_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
+class ObjectStore(Protocol):
+    def read_head(self, key: str, length: int) -> tuple[bytes, int]:
+        """The first `length` bytes of the object and its total size."""
+
+    def download(self, key: str, sink: IO[bytes]) -> None:
+        """Streams the whole object into `sink`."""
+
+    def open(self, key: str) -> IO[bytes]:
+        """A readable stream of the object, for reading it piece by piece."""
+
+    def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    def upload(self, key: str, source: IO[bytes], content_type: str) -> None:
+        """Streams `source` into the object (multipart for large files)."""
+
+    def get_json(self, key: str) -> Any: ...
+
+    def put_json(self, key: str, value: Any) -> None: ...
+
+
+class S3ObjectStore:
+    """ObjectStore on one S3 bucket. Every S3 failure leaves as a docflow error: a missing
+    object is permanent, throttling and 5xx are transient (botocore has already retried
+    them), anything else propagates as an internal error."""
+
+    def __init__(self, bucket: str, client: Any = None):
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            client = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+        self.bucket = bucket
+        self.client = client
+
+    @classmethod
+    def from_environment(cls) -> S3ObjectStore:
+        return cls(os.environ["DOCFLOW_BUCKET"])
+
+    def read_head(self, key: str, length: int) -> tuple[bytes, int]:
+        with _s3_errors(key):
+            try:
+                response = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{length - 1}")
+            except Exception as error:
+                # An empty object has no byte 0: S3 answers 416 to any range.
+                if _error_code(error) == "InvalidRange":
+                    return b"", 0
+                raise
+            head = response["Body"].read()
+            content_range = response.get("ContentRange")  # "bytes 0-1023/52345"
+            size = int(content_range.rsplit("/", 1)[1]) if content_range else response["ContentLength"]
+            return head, size
+
+    def download(self, key: str, sink: IO[bytes]) -> None:
+        with _s3_errors(key):
+            self.client.download_fileobj(self.bucket, key, sink)
+
+    def open(self, key: str) -> IO[bytes]:
+        with _s3_errors(key):
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        with _s3_errors(key):
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+
+    def upload(self, key: str, source: IO[bytes], content_type: str) -> None:
+        with _s3_errors(key):
+            self.client.upload_fileobj(source, self.bucket, key, ExtraArgs={"ContentType": content_type})
+
+    def get_json(self, key: str) -> Any:
+        with _s3_errors(key):
+            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return json.loads(body)
+
+    def put_json(self, key: str, value: Any) -> None:
+        self.put(key, json.dumps(value, ensure_ascii=False).encode(), "application/json")
+
+
+def _error_code(error: BaseException) -> str:
+    response = getattr(error, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+class _s3_errors:
+    """Turns botocore's failures into docflow's taxonomy."""
+
+    def __init__(self, key: str):
+        self.key = key
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, error, traceback) -> bool:
+        if error is None or isinstance(error, (DocumentNotFound, TransientError)):
+            return False
+        code = _error_code(error)
+        if code in MISSING_S3_CODES:
+            raise DocumentNotFound(f"No object at {self.key}") from error
+        if code in TRANSIENT_S3_CODES or _is_connection_error(error):
+            raise TransientError(f"Storage is unavailable ({code or type(error).__name__}); will retry") from error
+        return False
+
+
+def _is_connection_error(error: BaseException) -> bool:
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import ReadTimeoutError
+
+    return isinstance(error, (BotoConnectionError, ReadTimeoutError))

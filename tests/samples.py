@@ -1,0 +1,90 @@
+"""Real documents made in code: PDFs written byte by byte and images drawn with Pillow."""
+
+from __future__ import annotations
+
+import io
+import zlib
+
+from PIL import Image
+
+
+def _pdf_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+
+def make_pdf(pages: list[str], *, compress: bool = True) -> bytes:
+    """A valid PDF with one page per string, set in Helvetica, one line per text line."""
+    objects: list[bytes] = []
+
+    def add(body: bytes) -> int:
+        objects.append(body)
+        return len(objects)
+
+    catalog = add(b"")  # filled in once the page tree exists
+    pages_id = add(b"")
+    font = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
+    page_ids = []
+    for text in pages:
+        lines = [f"({_pdf_escape(line)}) Tj T*" for line in text.splitlines() or [""]]
+        content = ("BT /F1 11 Tf 14 TL 56 780 Td " + " ".join(lines) + " ET").encode("cp1252", "replace")
+        if compress:
+            data = zlib.compress(content)
+            stream = add(b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + b"\nendstream")
+        else:
+            stream = add(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
+        page_ids.append(
+            add(
+                b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 %d 0 R >> >> "
+                b"/Contents %d 0 R >>" % (pages_id, font, stream)
+            )
+        )
+    kids = b" ".join(b"%d 0 R" % i for i in page_ids)
+    objects[pages_id - 1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(page_ids))
+    objects[catalog - 1] = b"<< /Type /Catalog /Pages %d 0 R >>" % pages_id
+
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for offset in offsets:
+        out.write(b"%010d 00000 n \n" % offset)
+    out.write(b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, catalog, xref))
+    return out.getvalue()
+
+
+def make_image(fmt: str = "PNG", size: tuple[int, int] = (640, 480), mode: str = "RGB", **save_options) -> bytes:
+    """An image with a gradient and a diagonal, so resizing and rotation are visible."""
+    width, height = size
+    image = Image.new("RGB", size)
+    pixels = image.load()
+    for x in range(width):
+        for y in range(height):
+            pixels[x, y] = (x * 255 // max(width - 1, 1), y * 255 // max(height - 1, 1), 128)
+    for i in range(min(width, height)):
+        pixels[i, i] = (255, 255, 255)
+    if mode != "RGB":
+        image = image.convert(mode)
+    out = io.BytesIO()
+    image.save(out, format=fmt, **save_options)
+    return out.getvalue()
+
+
+def make_exif_rotated_jpeg(size: tuple[int, int] = (400, 200), orientation: int = 6) -> bytes:
+    """A JPEG stored `size` wide but tagged to be shown turned (6: 90 degrees clockwise)."""
+    image = Image.open(io.BytesIO(make_image("JPEG", size)))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+LOREM = (
+    "Serverless document processing turns uploads into searchable text and thumbnails.\n"
+    "Every document is detected, extracted and analysed; the report gathers the results.\n"
+    "Processing documents in parallel keeps large batches fast and reliable.\n"
+)
