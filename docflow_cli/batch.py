@@ -1,0 +1,98 @@
+"""Runs a batch through a deployed docflow: upload the files, write the manifest, start the
+batch workflow, follow its progress, and fetch the report. Works against any endpoint that
+speaks S3 and Step Functions: the local cloud here, AWS once deployed."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from docflow import keys
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: Path
+    name: str  # as the user knows it: relative to the folder given, or the file's own name
+
+
+@dataclass
+class Batch:
+    batch_id: str
+    documents: list[dict[str, str]] = field(default_factory=list)  # the manifest
+    execution_arn: str | None = None
+
+
+class BatchFailed(RuntimeError):
+    """The batch itself did not complete (as opposed to some of its documents failing)."""
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def submit_batch(s3: Any, sfn: Any, bucket: str, state_machine_arn: str, files: list[InputFile]) -> Batch:
+    """Uploads every file under its own document id, then starts the batch workflow."""
+    batch = Batch(batch_id=f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{new_id()[:8]}")
+
+    def upload(item: InputFile) -> dict[str, str]:
+        document_id = new_id()
+        key = keys.upload_key(document_id, item.name)
+        content_type = mimetypes.guess_type(item.name)[0] or "application/octet-stream"
+        s3.upload_file(str(item.path), bucket, key, ExtraArgs={"ContentType": content_type})
+        return {"document_id": document_id, "key": key, "filename": item.name}
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        batch.documents = list(pool.map(upload, files))
+    manifest_key = keys.manifest_key(batch.batch_id)
+    s3.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps(batch.documents).encode())
+    batch.execution_arn = sfn.start_execution(
+        stateMachineArn=state_machine_arn,
+        name=batch.batch_id,
+        input=json.dumps({"batch_id": batch.batch_id, "manifest_key": manifest_key}),
+    )["executionArn"]
+    return batch
+
+
+def count_recorded(s3: Any, bucket: str, batch: Batch) -> int:
+    """How many of the batch's documents have a recorded outcome so far."""
+    wanted = {keys.result_key(document["document_id"]) for document in batch.documents}
+    found = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="documents/"):
+        found += sum(1 for item in page.get("Contents", []) if item["Key"] in wanted)
+    return found
+
+
+def wait_for_batch(
+    s3: Any,
+    sfn: Any,
+    bucket: str,
+    batch: Batch,
+    on_progress: Callable[[int, int], None] = lambda done, total: None,
+    interval: float = 0.5,
+    timeout: float = 3600,
+) -> dict:
+    """Follows the batch until its workflow ends; returns the report. Raises BatchFailed."""
+    deadline = time.monotonic() + timeout
+    total = len(batch.documents)
+    while True:
+        status = sfn.describe_execution(executionArn=batch.execution_arn)
+        if status["status"] != "RUNNING":
+            break
+        on_progress(count_recorded(s3, bucket, batch), total)
+        if time.monotonic() > deadline:
+            raise BatchFailed(f"the batch was still running after {timeout:.0f} s")
+        time.sleep(interval)
+    if status["status"] != "SUCCEEDED":
+        reason = status.get("cause") or status.get("error") or status["status"].lower()
+        raise BatchFailed(f"the batch workflow ended {status['status']}: {reason}")
+    on_progress(total, total)
+    report_key = json.loads(status["output"])["report_key"]
+    return json.loads(s3.get_object(Bucket=bucket, Key=report_key)["Body"].read())

@@ -1,0 +1,76 @@
+"""Reads functions/catalog.toml, the one description of docflow's functions, for both the
+CDK stack and the local cloud. No aws_cdk import here: the local cloud uses it too."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+CATALOG_PATH = FUNCTIONS_DIR / "catalog.toml"
+STATEMACHINE_DIR = REPO_ROOT / "statemachine"
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    description: str
+    handler: str
+    runtime: str
+    architecture: str
+    memory_mb: int
+    timeout_seconds: int
+    code_dir: Path  # functions/<name>: the folder Lambda's bundle is built from
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def arn_placeholder(self) -> str:
+        """The name the state machines use for this function's ARN: ${DetectFunctionArn}."""
+        return f"{self.name.capitalize()}FunctionArn"
+
+
+def load_catalog(path: Path = CATALOG_PATH) -> list[FunctionSpec]:
+    raw = tomllib.loads(path.read_text())
+    defaults = raw.get("defaults", {})
+    specs = []
+    for name, own in raw["functions"].items():
+        merged = {**defaults, **own}
+        environment = {**defaults.get("environment", {}), **own.get("environment", {})}
+        specs.append(
+            FunctionSpec(
+                name=name,
+                description=merged.get("description", ""),
+                handler=merged["handler"],
+                runtime=merged["runtime"],
+                architecture=merged["architecture"],
+                memory_mb=int(merged["memory_mb"]),
+                timeout_seconds=int(merged["timeout_seconds"]),
+                environment=environment,
+                code_dir=path.parent / name,
+            )
+        )
+    return specs
+
+
+def placeholders(text: str) -> set[str]:
+    return set(_PLACEHOLDER.findall(text))
+
+
+def substitute(text: str, values: Mapping[str, str]) -> str:
+    """Fills ${Name} placeholders, as CloudFormation's definition substitutions do; a
+    placeholder with no value is an error rather than a silently broken definition."""
+    missing = placeholders(text) - set(values)
+    if missing:
+        raise KeyError(f"no value for {', '.join(sorted(missing))}")
+    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], text)
+
+
+def state_machine_files() -> dict[str, Path]:
+    """statemachine/<name>.asl.json by name: {"document": ..., "batch": ...}."""
+    return {path.name.removesuffix(".asl.json"): path for path in sorted(STATEMACHINE_DIR.glob("*.asl.json"))}

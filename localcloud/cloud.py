@@ -1,0 +1,278 @@
+"""LocalCloud: moto's server plus docflow's resources, functions and state machines."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import socket
+import tempfile
+import threading
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from infra.catalog import FunctionSpec, load_catalog, state_machine_files, substitute
+from localcloud import asl_compat
+from localcloud.workers import FunctionPool, Invocation
+
+REGION = "us-east-1"
+BUCKET = "docflow-local-documents"
+# moto accepts any credentials; these keep boto3 from looking for real ones.
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+# What Lambda's runtime gives every function besides its own variables.
+_PASSED_THROUGH = ("PATH", "LANG", "TZ", "TMPDIR", "LD_LIBRARY_PATH", "MAGIC")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _state_machine_name(name: str) -> str:
+    return f"docflow-{name}"
+
+
+class LocalCloud:
+    """Starts moto on 127.0.0.1, deploys docflow into it, and stops it all on exit.
+
+    with LocalCloud() as cloud:
+        cloud.client("s3").put_object(Bucket=cloud.bucket, ...)
+        cloud.client("stepfunctions").start_execution(stateMachineArn=cloud.state_machines["batch"], ...)
+    """
+
+    def __init__(self, workdir: Path | None = None, *, concurrency: int | None = None, port: int | None = None):
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="docflow-local-"))
+        self.concurrency = concurrency or max(2, os.cpu_count() or 2)
+        self.port = port or _free_port()
+        self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        self.bucket = BUCKET
+        self.functions: dict[str, FunctionSpec] = {spec.name: spec for spec in load_catalog()}
+        self.function_arns: dict[str, str] = {}
+        self.state_machines: dict[str, str] = {}
+        self.pools: dict[str, FunctionPool] = {}
+        self.faults = InjectedFaults()
+        self._server = None
+        self._saved_environment: dict[str, str | None] = {}
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    def __enter__(self) -> LocalCloud:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        from moto.core.config import default_user_config
+        from moto.server import ThreadedMotoServer
+
+        default_user_config["stepfunctions"]["execute_state_machine"] = True
+        self._log_service_chatter()
+        # The interpreter calls back into "its" server for service integrations.
+        self._set_environment(MOTO_PORT=str(self.port), **CREDENTIALS)
+        asl_compat.install()
+        _route_lambda_invocations_to(self)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        # moto keeps its state per process: a cloud started earlier in this process left its
+        # resources behind. Each LocalCloud starts empty (and only one runs at a time).
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")).close()
+        self._deploy()
+
+    def stop(self) -> None:
+        for pool in self.pools.values():
+            pool.close()
+        self.pools.clear()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        _route_lambda_invocations_to(None)
+        asl_compat.uninstall()
+        self._restore_environment()
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=REGION,
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    # -- deployment: the same catalog and definitions CDK deploys -------------------------
+
+    def _deploy(self) -> None:
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket=self.bucket)
+        role = self.client("iam").create_role(
+            RoleName="docflow-local", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+        )["Role"]["Arn"]
+        self._deploy_functions(role)
+        self._deploy_state_machines(role)
+
+    def _resource_values(self) -> dict[str, str]:
+        values = {"DocumentsBucket": self.bucket}
+        values.update({self.functions[name].arn_placeholder: arn for name, arn in self.function_arns.items()})
+        values.update({f"{name.capitalize()}WorkflowArn": arn for name, arn in self.state_machines.items()})
+        return values
+
+    def _deploy_functions(self, role: str) -> None:
+        lambda_client = self.client("lambda")
+        logs = self.workdir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        # moto wants code to register a function; the code that runs is the worker's.
+        placeholder = io.BytesIO()
+        with zipfile.ZipFile(placeholder, "w") as archive:
+            archive.writestr("app.py", "")
+        for spec in self.functions.values():
+            function_name = f"docflow-{spec.name}"
+            arn = lambda_client.create_function(
+                FunctionName=function_name,
+                Runtime=spec.runtime,
+                Role=role,
+                Handler=spec.handler,
+                Code={"ZipFile": placeholder.getvalue()},
+                Timeout=spec.timeout_seconds,
+                MemorySize=spec.memory_mb,
+                Architectures=[spec.architecture],
+            )["FunctionArn"]
+            self.function_arns[spec.name] = arn
+        for spec in self.functions.values():
+            function_name = f"docflow-{spec.name}"
+            self.pools[function_name] = FunctionPool(
+                spec,
+                self._function_environment(spec, function_name),
+                logs / f"{spec.name}.log",
+                self.concurrency,
+            )
+        for pool in self.pools.values():
+            threading.Thread(target=pool.warm, daemon=True).start()
+
+    def _function_environment(self, spec: FunctionSpec, function_name: str) -> dict[str, str]:
+        values = self._resource_values()
+        environment = {key: substitute(value, values) for key, value in spec.environment.items()}
+        environment.update({key: os.environ[key] for key in _PASSED_THROUGH if key in os.environ})
+        environment.update(CREDENTIALS)
+        environment.update(
+            AWS_ENDPOINT_URL=self.endpoint_url,
+            AWS_DEFAULT_REGION=REGION,
+            AWS_REGION=REGION,
+            AWS_LAMBDA_FUNCTION_NAME=function_name,
+            DOCFLOW_FUNCTION_ARN=self.function_arns[spec.name],
+            AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(spec.memory_mb),
+            POWERTOOLS_SERVICE_NAME=function_name,
+            POWERTOOLS_TRACE_DISABLED="true",  # no X-Ray daemon here
+            PYTHONPATH=str(Path(__file__).resolve().parent.parent),
+        )
+        return environment
+
+    def _deploy_state_machines(self, role: str) -> None:
+        sfn = self.client("stepfunctions")
+        # The document workflow first: the batch workflow names it.
+        for name, path in sorted(state_machine_files().items(), key=lambda item: item[0] != "document"):
+            definition = substitute(path.read_text(), self._resource_values())
+            self.state_machines[name] = sfn.create_state_machine(
+                name=_state_machine_name(name), definition=definition, roleArn=role, type="STANDARD"
+            )["stateMachineArn"]
+
+    # -- invocations ----------------------------------------------------------------------
+
+    def invoke(self, function_name: str, event: Any) -> Invocation:
+        name = function_name.rsplit(":", 1)[-1] if function_name.startswith("arn:") else function_name
+        pool = self.pools.get(name)
+        if pool is None:
+            return Invocation.failed("ResourceNotFoundException", f"Function not found: {function_name}")
+        return self.faults.take(name.removeprefix("docflow-")) or pool.invoke(event)
+
+    def wait_for_execution(self, execution_arn: str, timeout: float = 600, interval: float = 0.2) -> dict:
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while True:
+            description = sfn.describe_execution(executionArn=execution_arn)
+            if description["status"] != "RUNNING":
+                return description
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{execution_arn} still running after {timeout} s")
+            time.sleep(interval)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _log_service_chatter(self) -> None:
+        """moto's request log and its interpreter's traces go to logs/cloud.log, not the terminal."""
+        logs = self.workdir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(logs / "cloud.log")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        for name in ("werkzeug", "moto"):
+            logger = logging.getLogger(name)
+            logger.handlers = [handler]
+            logger.propagate = False
+            logger.setLevel(logging.INFO)
+
+    def _set_environment(self, **values: str) -> None:
+        for key, value in values.items():
+            self._saved_environment.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def _restore_environment(self) -> None:
+        for key, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_environment.clear()
+
+
+class InjectedFaults:
+    """Failures the next invocations of a function answer with, instead of running it: how
+    tests show what the state machines do when Lambda or a dependency misbehaves."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, list[Invocation]] = {}
+        self._lock = threading.Lock()
+        self.delivered: dict[str, int] = {}
+
+    def fail_next(self, function: str, times: int = 1, error_type: str = "TransientError", message: str = "injected fault") -> None:
+        with self._lock:
+            self._pending.setdefault(function, []).extend(Invocation.failed(error_type, message) for _ in range(times))
+
+    def take(self, function: str) -> Invocation | None:
+        with self._lock:
+            pending = self._pending.get(function)
+            if not pending:
+                return None
+            self.delivered[function] = self.delivered.get(function, 0) + 1
+            return pending.pop(0)
+
+
+_active_cloud: LocalCloud | None = None
+
+
+def _route_lambda_invocations_to(cloud: LocalCloud | None) -> None:
+    """Points moto's Lambda Invoke at the cloud's worker pools (None restores moto's own)."""
+    global _active_cloud
+    from moto.awslambda.models import LambdaBackend
+
+    if not hasattr(LambdaBackend, "_docflow_original_invoke"):
+        LambdaBackend._docflow_original_invoke = LambdaBackend.invoke
+    _active_cloud = cloud
+    LambdaBackend.invoke = _invoke if cloud else LambdaBackend._docflow_original_invoke
+
+
+def _invoke(backend, function_name: str, qualifier, body, headers, response_headers) -> bytes:
+    backend.get_function(function_name, qualifier)  # moto's own 404 for unknown functions
+    event = json.loads(body) if body else {}
+    result = _active_cloud.invoke(function_name, event)
+    if result.error:
+        response_headers["x-amz-function-error"] = result.error
+    response_headers["Content-Length"] = str(len(result.payload))
+    return result.payload

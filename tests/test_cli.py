@@ -1,0 +1,101 @@
+"""`docflow run` end to end: files in, the local cloud, report.json and files out."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageOps
+
+from docflow_cli.main import main
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+REPORT_FIELDS = {
+    "filename", "status", "mime_type", "kind", "size_bytes", "page_count", "word_count",
+    "keywords", "sentiment", "thumbnail", "text", "error",
+}
+SUMMARY_FIELDS = {
+    "total_documents", "succeeded", "failed", "skipped", "total_pages", "total_words", "started_at", "finished_at",
+}
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """`docflow run examples/` once, as `make demo` does."""
+    out = tmp_path_factory.mktemp("demo") / "out"
+    exit_code = main(["run", str(EXAMPLES), "--out", str(out)])
+    return exit_code, out, json.loads((out / "report.json").read_text())
+
+
+def test_the_demo_completes_and_reports_every_file_once(demo_run):
+    exit_code, out, report = demo_run
+    assert exit_code == 0
+    given = sorted(path.relative_to(EXAMPLES).as_posix() for path in EXAMPLES.rglob("*") if path.is_file())
+    assert sorted(document["filename"] for document in report["documents"]) == given
+    assert SUMMARY_FIELDS <= set(report["summary"])
+    for document in report["documents"]:
+        assert REPORT_FIELDS <= set(document), document["filename"]
+    summary = report["summary"]
+    assert summary["total_documents"] == len(given)
+    assert summary["succeeded"] + summary["failed"] + summary["skipped"] == len(given)
+
+
+def test_the_demo_outcomes_are_the_right_ones(demo_run):
+    _, out, report = demo_run
+    by_name = {document["filename"]: document for document in report["documents"]}
+    assert by_name["locked.pdf"]["status"] == "failed"
+    assert by_name["locked.pdf"]["error"]["code"] == "pdf_encrypted"
+    assert by_name["notes.txt"]["status"] == "skipped"
+    assert by_name["notes.txt"]["error"]["code"] == "unsupported_type"
+    misnamed = by_name["scan-misnamed.png"]
+    assert (misnamed["status"], misnamed["kind"], misnamed["extension_mismatch"]) == ("succeeded", "pdf", True)
+    assert by_name["annual-report.pdf"]["page_count"] == 3
+    assert by_name["annual-report.pdf"]["sentiment"]["label"] == "positive"
+    assert by_name["incident-review.pdf"]["sentiment"]["label"] == "negative"
+    assert all(document["error"] is None for document in report["documents"] if document["status"] == "succeeded")
+
+
+def test_thumbnails_and_texts_are_written_beside_the_report(demo_run):
+    _, out, report = demo_run
+    for document in report["documents"]:
+        if document["kind"] == "image" and document["status"] == "succeeded":
+            original = ImageOps.exif_transpose(Image.open(EXAMPLES / document["filename"]))
+            thumbnail = Image.open(out / document["thumbnail"])
+            assert max(thumbnail.size) == min(300, max(original.size))
+            assert thumbnail.size[0] / thumbnail.size[1] == pytest.approx(original.size[0] / original.size[1], rel=0.01)
+        else:
+            assert document["thumbnail"] is None
+        if document["kind"] == "pdf" and document["status"] == "succeeded":
+            text = (out / document["text"]).read_text()
+            assert len(text.split()) == document["word_count"]
+        else:
+            assert document["text"] is None
+    portrait = Image.open(out / report_entry(report, "photos/phone-portrait.jpg")["thumbnail"])
+    assert portrait.size == (225, 300)  # stored 800x600, shown turned by its EXIF tag
+
+
+def report_entry(report: dict, filename: str) -> dict:
+    return next(document for document in report["documents"] if document["filename"] == filename)
+
+
+def test_a_missing_path_is_a_usage_error(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_an_empty_folder_is_a_usage_error(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["run", str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2
+    assert "no files" in capsys.readouterr().err
+
+
+def test_the_command_is_installed_and_explains_itself():
+    docflow = shutil.which("docflow", path=str(Path(sys.executable).parent))
+    assert docflow, "the docflow command is not installed in the environment"
+    help_text = subprocess.run([docflow, "run", "--help"], capture_output=True, text=True, check=True).stdout
+    assert "--out DIR" in help_text and "default: ./docflow-out" in help_text

@@ -1,0 +1,88 @@
+"""The local cloud's own machinery: warm workers, timeouts, crashes, and moto's gaps."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from infra.catalog import FunctionSpec, load_catalog, substitute
+from localcloud.workers import FunctionPool
+
+MISBEHAVING = Path(__file__).parent / "local_functions" / "misbehaving"
+
+
+@pytest.fixture
+def pool(tmp_path):
+    spec = FunctionSpec(
+        name="misbehaving",
+        description="",
+        handler="app.handler",
+        runtime="python3.12",
+        architecture="arm64",
+        memory_mb=128,
+        timeout_seconds=3,
+        code_dir=MISBEHAVING,
+    )
+    environment = {"PATH": os.environ["PATH"], "MY_SETTING": "from-catalog", "PYTHONPATH": str(Path(__file__).parent.parent)}
+    os.environ["PARENT_ONLY_SECRET"] = "must not leak"
+    pool = FunctionPool(spec, environment, tmp_path / "misbehaving.log", concurrency=2)
+    yield pool
+    pool.close()
+    os.environ.pop("PARENT_ONLY_SECRET")
+
+
+def answer(invocation) -> dict:
+    return json.loads(invocation.payload)
+
+
+def test_workers_stay_warm_and_get_only_their_own_environment(pool):
+    first, second = answer(pool.invoke({})), answer(pool.invoke({}))
+    assert first["pid"] == second["pid"]
+    assert first["imported_at"] == second["imported_at"]  # imported once: a warm start
+    assert first["mine"] == "from-catalog"
+    assert first["secret"] is None
+    assert 0 < first["remaining_ms"] <= 3000
+
+
+def test_an_overrunning_invocation_is_killed_as_lambda_would(pool):
+    started = time.monotonic()
+    result = pool.invoke({"action": "sleep", "seconds": 30})
+    assert time.monotonic() - started < 10
+    assert result.error == "Unhandled"
+    assert answer(result)["errorType"] == "Sandbox.Timedout"
+    assert "timed out after 3.00 seconds" in answer(result)["errorMessage"]
+    assert "pid" in answer(pool.invoke({}))  # the next invocation gets a fresh worker
+
+
+def test_a_dying_worker_fails_its_invocation_and_is_replaced(pool):
+    before = answer(pool.invoke({}))["pid"]
+    result = pool.invoke({"action": "die"})
+    assert answer(result)["errorType"] == "Runtime.ExitError"
+    assert answer(pool.invoke({}))["pid"] != before
+
+
+def test_a_handler_exception_is_reported_by_class_name(pool):
+    result = pool.invoke({"action": "raise"})
+    assert result.error == "Unhandled"
+    assert answer(result)["errorType"] == "Boom"
+    assert answer(result)["errorMessage"] == "it went wrong"
+
+
+def test_every_catalog_function_has_a_handler_and_every_placeholder_a_value():
+    specs = load_catalog()
+    assert {spec.name for spec in specs} >= {"detect", "extract", "thumbnail", "analyze", "record", "report"}
+    for spec in specs:
+        module, _, function = spec.handler.rpartition(".")
+        assert (spec.code_dir / f"{module}.py").is_file(), spec.name
+        assert f"def {function}(" in (spec.code_dir / f"{module}.py").read_text()
+        assert substitute(json.dumps(dict(spec.environment)), {"DocumentsBucket": "b"})
+
+
+def test_substitute_refuses_to_leave_a_placeholder_unfilled():
+    assert substitute("${A}-${B}", {"A": "1", "B": "2"}) == "1-2"
+    with pytest.raises(KeyError, match="B"):
+        substitute("${A}-${B}", {"A": "1"})

@@ -1,0 +1,157 @@
+"""The state machines in statemachine/, executed by moto's ASL interpreter in the local
+cloud, with the real handlers in worker processes."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+
+import pytest
+from PIL import Image
+
+from docflow import keys
+from localcloud import LocalCloud
+from samples import LOREM, make_image, make_pdf
+
+pytestmark = pytest.mark.workflow
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory):
+    with LocalCloud(tmp_path_factory.mktemp("cloud")) as cloud:
+        yield cloud
+
+
+def upload(cloud: LocalCloud, filename: str, data: bytes) -> dict:
+    document_id = uuid.uuid4().hex
+    key = keys.upload_key(document_id, filename)
+    cloud.client("s3").put_object(Bucket=cloud.bucket, Key=key, Body=data)
+    return {"document_id": document_id, "key": key, "filename": filename}
+
+
+def process(cloud: LocalCloud, document: dict) -> tuple[dict, dict]:
+    """Runs the document workflow; returns its execution and the recorded result."""
+    sfn = cloud.client("stepfunctions")
+    execution = sfn.start_execution(stateMachineArn=cloud.state_machines["document"], input=json.dumps(document))
+    finished = cloud.wait_for_execution(execution["executionArn"], timeout=120)
+    assert finished["status"] == "SUCCEEDED", finished
+    return finished, read_json(cloud, keys.result_key(document["document_id"]))
+
+
+def read_json(cloud: LocalCloud, key: str):
+    return json.loads(read_bytes(cloud, key))
+
+
+def read_bytes(cloud: LocalCloud, key: str) -> bytes:
+    return cloud.client("s3").get_object(Bucket=cloud.bucket, Key=key)["Body"].read()
+
+
+def state_payloads(cloud: LocalCloud, execution_arn: str) -> list[str]:
+    """Every input and output the execution's states passed along."""
+    history = cloud.client("stepfunctions").get_execution_history(executionArn=execution_arn, maxResults=1000)
+    payloads = []
+    for event in history["events"]:
+        for details in event.values():
+            if isinstance(details, dict):
+                payloads += [details[field] for field in ("input", "output") if isinstance(details.get(field), str)]
+    return payloads
+
+
+def test_a_pdf_is_detected_extracted_and_analysed(cloud):
+    document = upload(cloud, "report.pdf", make_pdf([LOREM, LOREM * 2, "documents " * 50]))
+    execution, result = process(cloud, document)
+    assert json.loads(execution["output"]) == {
+        "document_id": document["document_id"],
+        "status": "succeeded",
+        "error_code": None,
+    }
+    assert result["status"] == "succeeded"
+    assert (result["kind"], result["mime_type"], result["page_count"]) == ("pdf", "application/pdf", 3)
+    assert result["keywords"][0]["word"] == "documents"
+    text = read_bytes(cloud, result["text_key"]).decode()
+    assert "Serverless document processing" in text
+    assert result["word_count"] == len(text.split())
+
+
+def test_an_image_gets_a_thumbnail(cloud):
+    document = upload(cloud, "wide.png", make_image("PNG", (900, 300)))
+    _, result = process(cloud, document)
+    assert (result["status"], result["kind"]) == ("succeeded", "image")
+    thumbnail = Image.open(io.BytesIO(read_bytes(cloud, result["thumbnail_key"])))
+    assert thumbnail.size == (300, 100)
+
+
+def test_an_unsupported_file_is_skipped_with_its_code(cloud):
+    document = upload(cloud, "notes.txt", b"plain text is not a document docflow processes\n")
+    _, result = process(cloud, document)
+    assert result["status"] == "skipped"
+    assert result["error"]["code"] == "unsupported_type"
+    assert result["mime_type"] == "text/plain"
+
+
+def test_a_transient_failure_is_absorbed_by_retry(cloud):
+    cloud.faults.fail_next("detect", times=2, error_type="TransientError")
+    document = upload(cloud, "retried.pdf", make_pdf(["retry me"]))
+    _, result = process(cloud, document)
+    assert result["status"] == "succeeded"
+    assert cloud.faults.delivered["detect"] >= 2
+    assert cloud.faults.take("detect") is None  # both faults were met, then the real call succeeded
+
+
+def test_a_permanent_failure_is_recorded_at_once_without_retry(cloud):
+    cloud.faults.fail_next("extract", times=3, error_type="PdfCorrupt", message="xref table is broken")
+    document = upload(cloud, "broken.pdf", make_pdf(["looks fine"]))
+    _, result = process(cloud, document)
+    assert result["status"] == "failed"
+    assert result["error"] == {"code": "pdf_corrupt", "message": "xref table is broken"}
+    assert cloud.faults.delivered["extract"] == 1  # not retried: two faults are still pending
+    cloud.faults.take("extract"), cloud.faults.take("extract")
+
+
+def test_a_lambda_timeout_is_recorded_as_timeout(cloud):
+    cloud.faults.fail_next("thumbnail", error_type="Sandbox.Timedout", message="Task timed out after 60.00 seconds")
+    document = upload(cloud, "slow.png", make_image("PNG", (64, 64)))
+    _, result = process(cloud, document)
+    assert result["status"] == "failed"
+    assert result["error"]["code"] == "timeout"
+
+
+def test_no_document_content_travels_through_the_state(cloud):
+    marker = "Xylophonequartz"
+    pages = [f"{marker} " + "lorem ipsum dolor sit amet " * 200 for _ in range(60)]
+    document = upload(cloud, "long.pdf", make_pdf(pages))
+    execution, result = process(cloud, document)
+    assert result["page_count"] == 60 and result["word_count"] > 60_000
+    payloads = state_payloads(cloud, execution["executionArn"])
+    assert payloads, "the execution history recorded no state input or output"
+    assert all(marker not in payload and len(payload) < 4096 for payload in payloads)
+
+
+def test_a_batch_reports_every_document_exactly_once(cloud):
+    documents = [
+        upload(cloud, "a.pdf", make_pdf([LOREM])),
+        upload(cloud, "b.jpg", make_image("JPEG", (320, 640))),
+        upload(cloud, "c.txt", b"text\n"),
+        upload(cloud, "d.pdf", b"%PDF-1.4\nthis is not really a pdf"),
+        upload(cloud, "a.pdf", make_pdf(["same name, different document"])),
+    ]
+    batch_id = uuid.uuid4().hex
+    manifest_key = keys.manifest_key(batch_id)
+    cloud.client("s3").put_object(Bucket=cloud.bucket, Key=manifest_key, Body=json.dumps(documents).encode())
+    sfn = cloud.client("stepfunctions")
+    execution = sfn.start_execution(
+        stateMachineArn=cloud.state_machines["batch"],
+        input=json.dumps({"batch_id": batch_id, "manifest_key": manifest_key}),
+    )
+    finished = cloud.wait_for_execution(execution["executionArn"], timeout=300)
+    assert finished["status"] == "SUCCEEDED", finished
+    output = json.loads(finished["output"])
+    report = read_json(cloud, output["report_key"])
+    assert [entry["document_id"] for entry in report["documents"]] == [d["document_id"] for d in documents]
+    assert [entry["status"] for entry in report["documents"]] == ["succeeded", "succeeded", "skipped", "failed", "succeeded"]
+    assert report["documents"][3]["error"]["code"] == "pdf_corrupt"
+    summary = report["summary"]
+    assert (summary["total_documents"], summary["succeeded"], summary["failed"], summary["skipped"]) == (5, 3, 1, 1)
+    assert summary["total_pages"] == 2
+    assert len(finished["output"]) < 4096
