@@ -32,3 +32,16 @@ class BatchRef(_Input):
     batch_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     manifest_key: str
     started_at: str | None = None
+
+
+class WorkflowState(DocumentRef):
+    """The document workflow's state as it reaches the record step: the results of the steps
+    that ran, and the failure a Catch recorded, if any."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    detection: dict | None = None
+    extraction: dict | None = None
+    analysis: dict | None = None
+    thumbnail: dict | None = None
+    failure: dict | None = None

@@ -33,7 +33,9 @@ def upload(cloud: LocalCloud, filename: str, data: bytes) -> dict:
 def process(cloud: LocalCloud, document: dict) -> tuple[dict, dict]:
     """Runs the document workflow; returns its execution and the recorded result."""
     sfn = cloud.client("stepfunctions")
-    execution = sfn.start_execution(stateMachineArn=cloud.state_machines["document"], input=json.dumps(document))
+    execution = sfn.start_execution(
+        stateMachineArn=cloud.state_machines["document"], name=document["document_id"], input=json.dumps(document)
+    )
     finished = cloud.wait_for_execution(execution["executionArn"], timeout=120)
     assert finished["status"] == "SUCCEEDED", finished
     return finished, read_json(cloud, keys.result_key(document["document_id"]))
@@ -142,6 +144,7 @@ def test_a_batch_reports_every_document_exactly_once(cloud):
     sfn = cloud.client("stepfunctions")
     execution = sfn.start_execution(
         stateMachineArn=cloud.state_machines["batch"],
+        name=batch_id,
         input=json.dumps({"batch_id": batch_id, "manifest_key": manifest_key}),
     )
     finished = cloud.wait_for_execution(execution["executionArn"], timeout=300)

@@ -1,0 +1,107 @@
+"""extract: the text of every page of a PDF, streamed from S3 and back to S3.
+
+The PDF is downloaded to a temporary file (pypdf needs to seek), pages are read one at a
+time and their text appended to another temporary file, which is uploaded beside the
+document. Memory holds one page at a time, whatever the page count."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+from docflow import keys
+from docflow.errors import PdfCorrupt, PdfEncrypted, PdfTooManyPages
+from docflow.storage import ObjectStore
+
+PAGE_SEPARATOR = "\f"  # as pdftotext separates pages
+DEFAULT_MAX_PAGES = 20_000
+
+
+@dataclass(frozen=True)
+class Extraction:
+    page_count: int
+    word_count: int
+    char_count: int
+    pages_failed: int
+    text_key: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def max_pages() -> int:
+    return int(os.environ.get("DOCFLOW_MAX_PAGES", DEFAULT_MAX_PAGES))
+
+
+def iter_page_texts(path: Path) -> Iterator[str | None]:
+    """The text of each page in order; None for a page that could not be read.
+
+    The one place that knows the text engine (pypdf, with fontTools for the fonts TeX
+    embeds), so a faster engine can replace it here alone."""
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError, PdfReadError
+
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted:
+            # Owner-only encryption (an empty user password) restricts editing, not reading.
+            try:
+                opened = reader.decrypt("")
+            except (FileNotDecryptedError, NotImplementedError) as error:
+                raise PdfEncrypted(f"The PDF is encrypted in a way docflow cannot open ({error})") from error
+            if not opened:
+                raise PdfEncrypted("The PDF is protected by a password")
+        pages = reader.pages
+        page_count = len(pages)
+    except (PdfEncrypted, PdfTooManyPages):
+        raise
+    except FileNotDecryptedError as error:
+        raise PdfEncrypted("The PDF is protected by a password") from error
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError, OSError) as error:
+        raise PdfCorrupt(f"The PDF cannot be read: {_describe(error)}") from error
+    if page_count > max_pages():
+        raise PdfTooManyPages(f"The PDF has {page_count:,} pages; the limit is {max_pages():,}")
+    for number in range(page_count):
+        try:
+            yield pages[number].extract_text() or ""
+        except RecursionError:
+            yield None
+        except Exception:  # one broken page must not sink the document; counted as failed
+            yield None
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def extract_text(pdf: Path, sink) -> tuple[int, int, int, int]:
+    """Writes the PDF's text to `sink` (a text stream); returns (pages, words, chars, failed pages)."""
+    pages = words = chars = failed = 0
+    for text in iter_page_texts(pdf):
+        if pages:
+            sink.write(PAGE_SEPARATOR)
+        pages += 1
+        if text is None:
+            failed += 1
+            continue
+        sink.write(text)
+        words += len(text.split())
+        chars += len(text)
+    return pages, words, chars, failed
+
+
+def extract_document(store: ObjectStore, document_id: str, key: str) -> Extraction:
+    text_key = keys.text_key(document_id)
+    with tempfile.TemporaryDirectory(prefix="docflow-extract-") as workdir:
+        pdf, text = Path(workdir) / "document.pdf", Path(workdir) / "text.txt"
+        with pdf.open("wb") as sink:
+            store.download(key, sink)
+        with text.open("w", encoding="utf-8", errors="replace") as sink:
+            pages, words, chars, failed = extract_text(pdf, sink)
+        with text.open("rb") as source:
+            store.upload(text_key, source, "text/plain; charset=utf-8")
+    return Extraction(page_count=pages, word_count=words, char_count=chars, pages_failed=failed, text_key=text_key)

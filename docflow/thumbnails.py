@@ -1,0 +1,127 @@
+"""thumbnail: a picture of at most 300 px on its longest side, the right way up.
+
+Decoding is bounded: the pixel count is checked from the header before any pixel is
+decoded, and JPEGs are decoded in draft mode straight at a reduced scale."""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import warnings
+from dataclasses import asdict, dataclass
+from typing import IO
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from docflow import keys
+from docflow.errors import ImageCorrupt, ImageTooLarge
+from docflow.storage import ObjectStore
+
+MAX_SIDE = 300
+DEFAULT_MAX_PIXELS = 100_000_000
+JPEG_QUALITY = 85
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    thumbnail_key: str
+    format: str
+    width: int
+    height: int
+    original_width: int
+    original_height: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def max_pixels() -> int:
+    return int(os.environ.get("DOCFLOW_MAX_IMAGE_PIXELS", DEFAULT_MAX_PIXELS))
+
+
+def thumbnail_size(width: int, height: int, limit: int = MAX_SIDE) -> tuple[int, int]:
+    """The longest side becomes min(limit, itself); the other keeps the ratio (at least 1)."""
+    scale = min(1.0, limit / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _has_transparency(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+
+
+def _displayable(image: Image.Image) -> Image.Image:
+    """Converts the modes JPEG and PNG encoders cannot take (CMYK, 16-bit, 32-bit, float)."""
+    if _has_transparency(image):
+        return image.convert("RGBA")
+    if image.mode in ("RGB", "L"):
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        # Scale the wide range down to 8 bits rather than clip it.
+        return image.point(lambda value: value / 256).convert("L") if image.mode.startswith("I;16") else _to_8bit(image)
+    return image.convert("RGB")
+
+
+def _to_8bit(image: Image.Image) -> Image.Image:
+    low, high = image.getextrema()
+    if high <= 255 and low >= 0:
+        return image.convert("L")
+    span = (high - low) or 1
+    return image.point(lambda value: (value - low) * 255 / span).convert("L")
+
+
+def render_thumbnail(source: IO[bytes]) -> tuple[bytes, str, tuple[int, int], tuple[int, int]]:
+    """Returns (encoded thumbnail, "jpeg" or "png", its size, the original's displayed size)."""
+    limit = max_pixels()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(source)
+            width, height = image.size
+            if width * height > limit:
+                raise ImageTooLarge(f"The image is {width:,}x{height:,} pixels; the limit is {limit:,} pixels")
+            orientation = image.getexif().get(0x0112, 1)
+            turned = orientation in (5, 6, 7, 8)
+            original = (height, width) if turned else (width, height)
+            target = thumbnail_size(*original)
+            if image.format == "JPEG":
+                # Decode at the smallest scale (1/2, 1/4, 1/8) still at least the target size.
+                image.draft("RGB", (target[1], target[0]) if turned else target)
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            image = _displayable(image)
+            if image.size != target:
+                image = image.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    except (ImageTooLarge, ImageCorrupt):
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ImageTooLarge(f"The image has too many pixels to process safely ({error})") from error
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as error:
+        raise ImageCorrupt(f"The image cannot be decoded: {error}") from error
+
+    out = io.BytesIO()
+    if image.mode == "RGBA":
+        image.save(out, format="PNG", optimize=True)
+        fmt = "png"
+    else:
+        image.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+        fmt = "jpeg"
+    return out.getvalue(), fmt, image.size, original
+
+
+def make_thumbnail(store: ObjectStore, document_id: str, key: str) -> Thumbnail:
+    with tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024) as source:
+        store.download(key, source)
+        source.seek(0)
+        data, fmt, (width, height), (original_width, original_height) = render_thumbnail(source)
+    extension = "png" if fmt == "png" else "jpg"
+    thumbnail_key = keys.thumbnail_key(document_id, extension)
+    store.put(thumbnail_key, data, f"image/{fmt}")
+    return Thumbnail(
+        thumbnail_key=thumbnail_key,
+        format=fmt,
+        width=width,
+        height=height,
+        original_width=original_width,
+        original_height=original_height,
+    )
