@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
 import warnings
 from dataclasses import asdict, dataclass
@@ -73,13 +74,14 @@ def _to_8bit(image: Image.Image) -> Image.Image:
 def render_thumbnail(source: IO[bytes]) -> tuple[bytes, str, tuple[int, int], tuple[int, int]]:
     """Returns (encoded thumbnail, "jpeg" or "png", its size, the original's displayed size)."""
     limit = max_pixels()
+    # Pillow's own guard checks the header's size as the image is opened, before any pixel
+    # is decoded; aligned with docflow's limit and made an error, it is the bound.
+    Image.MAX_IMAGE_PIXELS = limit
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(source)
             width, height = image.size
-            if width * height > limit:
-                raise ImageTooLarge(f"The image is {width:,}x{height:,} pixels; the limit is {limit:,} pixels")
             orientation = image.getexif().get(0x0112, 1)
             turned = orientation in (5, 6, 7, 8)
             original = (height, width) if turned else (width, height)
@@ -95,7 +97,9 @@ def render_thumbnail(source: IO[bytes]) -> tuple[bytes, str, tuple[int, int], tu
     except (ImageTooLarge, ImageCorrupt):
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ImageTooLarge(f"The image has too many pixels to process safely ({error})") from error
+        pixels = re.search(r"\((\d+) pixels\)", str(error))
+        size = f"{int(pixels.group(1)):,} pixels" if pixels else "more pixels than that"
+        raise ImageTooLarge(f"The image has {size}; the limit is {limit:,} pixels") from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as error:
         raise ImageCorrupt(f"The image cannot be decoded: {error}") from error
 

@@ -1,0 +1,112 @@
+"""thumbnail: at most 300 px, ratio kept, the right way up, and bounded work on any image."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import pytest
+from PIL import Image, JpegImagePlugin
+
+from docflow.errors import ImageCorrupt, ImageTooLarge
+from docflow.thumbnails import make_thumbnail, render_thumbnail, thumbnail_size
+from fakes import MemoryObjectStore
+from handlers import FakeContext, load_handler
+from samples import make_exif_rotated_jpeg, make_image
+
+
+def render(data: bytes):
+    encoded, fmt, size, original = render_thumbnail(io.BytesIO(data))
+    image = Image.open(io.BytesIO(encoded))
+    assert image.size == size
+    return image, fmt, original
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [((1200, 800), (300, 200)), ((800, 1200), (200, 300)), ((640, 480), (300, 225)), ((120, 90), (120, 90)),
+     ((1, 1), (1, 1)), ((3000, 7), (300, 1)), ((301, 300), (300, 299))],
+)
+def test_size_keeps_the_ratio_and_never_upscales(size, expected):
+    assert thumbnail_size(*size) == expected
+    image, _, original = render(make_image("PNG", size))
+    assert image.size == expected and original == size
+
+
+def test_exif_orientation_is_applied():
+    image, fmt, original = render(make_exif_rotated_jpeg((400, 200), orientation=6))
+    assert (image.size, original, fmt) == ((150, 300), (200, 400), "jpeg")
+
+
+def test_a_large_jpeg_is_decoded_in_draft_mode_and_still_exact(monkeypatch):
+    requested = []
+    original_draft = JpegImagePlugin.JpegImageFile.draft
+    monkeypatch.setattr(
+        JpegImagePlugin.JpegImageFile, "draft", lambda self, mode, size: requested.append(size) or original_draft(self, mode, size)
+    )
+    image, _, _ = render(make_image("JPEG", (2400, 1600)))
+    assert requested == [(300, 200)] and image.size == (300, 200)
+
+
+def test_transparency_is_kept_as_png():
+    image, fmt, _ = render(make_image("PNG", (600, 600), mode="RGBA"))
+    assert (fmt, image.mode) == ("png", "RGBA")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mode"),
+    [("JPEG", "CMYK"), ("PNG", "I;16"), ("TIFF", "RGB"), ("WEBP", "RGB"), ("BMP", "RGB"), ("PNG", "L"), ("PNG", "1"), ("PNG", "P")],
+)
+def test_every_common_mode_and_format_becomes_a_thumbnail(fmt, mode):
+    image, out_fmt, _ = render(make_image(fmt, (640, 320), mode=mode))
+    assert image.size == (300, 150) and out_fmt == "jpeg"
+
+
+def test_an_animated_gif_gives_its_first_frame():
+    frames = [Image.new("RGB", (600, 300), colour) for colour in ("red", "blue")]
+    out = io.BytesIO()
+    frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:])
+    image, _, _ = render(out.getvalue())
+    red, green, blue = image.convert("RGB").getpixel((150, 75))
+    assert image.size == (300, 150) and red > 200 and blue < 60
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A valid PNG header announcing `width` x `height` pixels, with almost no data."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+
+
+def test_a_decompression_bomb_is_image_too_large_before_decoding():
+    with pytest.raises(ImageTooLarge, match="2,500,000,000 pixels; the limit is 100,000,000"):
+        render_thumbnail(io.BytesIO(bomb_png(50_000, 50_000)))
+
+
+def test_the_pixel_limit_is_configurable(monkeypatch):
+    monkeypatch.setenv("DOCFLOW_MAX_IMAGE_PIXELS", "10000")
+    with pytest.raises(ImageTooLarge):
+        render_thumbnail(io.BytesIO(make_image("PNG", (200, 200))))
+
+
+@pytest.mark.parametrize("data", [make_image("JPEG", (800, 600))[:2000], b"\x89PNG\r\n\x1a\n" + b"\0" * 40, b"GIF89a"])
+def test_a_broken_image_is_image_corrupt(data):
+    with pytest.raises(ImageCorrupt):
+        render_thumbnail(io.BytesIO(data))
+
+
+def test_the_thumbnail_is_stored_beside_the_document():
+    store = MemoryObjectStore({"uploads/d/a.png": make_image("PNG", (900, 450), mode="RGBA")})
+    thumbnail = make_thumbnail(store, "d", "uploads/d/a.png")
+    assert thumbnail.thumbnail_key == "documents/d/thumbnail.png"
+    assert store.content_types[thumbnail.thumbnail_key] == "image/png"
+    assert Image.open(io.BytesIO(store.objects[thumbnail.thumbnail_key])).size == (300, 150)
+
+
+def test_the_handler(s3_store):
+    s3_store.put("uploads/d2/p.jpg", make_image("JPEG", (1000, 500)), "image/jpeg")
+    result = load_handler("thumbnail")({"document_id": "d2", "key": "uploads/d2/p.jpg", "filename": "p.jpg"}, FakeContext())
+    assert result == {"thumbnail_key": "documents/d2/thumbnail.jpg", "format": "jpeg", "width": 300, "height": 150,
+                      "original_width": 1000, "original_height": 500}
