@@ -76,6 +76,8 @@ def decide_outcome(state: dict[str, Any], now: datetime | None = None) -> dict[s
         "thumbnail_key": thumbnail.get("thumbnail_key"),
         "thumbnail_width": thumbnail.get("width"),
         "thumbnail_height": thumbnail.get("height"),
+        # Some of the document could not be read: a truncated image, unreadable pages.
+        "partial": bool(thumbnail.get("partial") or extraction.get("pages_failed")),
         "error": error,
         "recorded_at": (now or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
     }

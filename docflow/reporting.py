@@ -49,6 +49,7 @@ def _entry(listed: Mapping[str, str], outcome: Mapping[str, Any] | None) -> dict
         "reading_time_minutes": outcome.get("reading_time_minutes"),
         "thumbnail": outcome.get("thumbnail_key"),
         "text": outcome.get("text_key"),
+        "partial": outcome.get("partial", False),
         "error": outcome.get("error") if outcome else dict(MISSING_OUTCOME),
     }
 

@@ -13,7 +13,7 @@ import warnings
 from dataclasses import asdict, dataclass
 from typing import IO
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from docflow import keys
 from docflow.errors import ImageCorrupt, ImageTooLarge
@@ -32,6 +32,7 @@ class Thumbnail:
     height: int
     original_width: int
     original_height: int
+    partial: bool  # the file ended early; the thumbnail shows what it holds
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,8 +72,29 @@ def _to_8bit(image: Image.Image) -> Image.Image:
     return image.point(lambda value: (value - low) * 255 / span).convert("L")
 
 
-def render_thumbnail(source: IO[bytes]) -> tuple[bytes, str, tuple[int, int], tuple[int, int]]:
-    """Returns (encoded thumbnail, "jpeg" or "png", its size, the original's displayed size)."""
+def _load(image: Image.Image) -> bool:
+    """Decodes the pixels; returns True when the file ended early and only part was there.
+
+    A truncated file is common (an interrupted upload, an old progressive JPEG) and what
+    it holds is still worth a thumbnail, as browsers show it; data that is not an image at
+    all still fails."""
+    try:
+        image.load()
+        return False
+    except OSError as error:
+        if "truncated" not in str(error):
+            raise
+    ImageFile.LOAD_TRUNCATED_IMAGES = True  # read per decode; one invocation at a time
+    try:
+        image.load()
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+    return True
+
+
+def render_thumbnail(source: IO[bytes]) -> tuple[bytes, str, tuple[int, int], tuple[int, int], bool]:
+    """Returns (encoded thumbnail, "jpeg" or "png", its size, the original's displayed size,
+    whether the file was truncated)."""
     limit = max_pixels()
     # Pillow's own guard checks the header's size as the image is opened, before any pixel
     # is decoded; aligned with docflow's limit and made an error, it is the bound.
@@ -89,7 +111,7 @@ def render_thumbnail(source: IO[bytes]) -> tuple[bytes, str, tuple[int, int], tu
             if image.format == "JPEG":
                 # Decode at the smallest scale (1/2, 1/4, 1/8) still at least the target size.
                 image.draft("RGB", (target[1], target[0]) if turned else target)
-            image.load()
+            partial = _load(image)
             image = ImageOps.exif_transpose(image)
             image = _displayable(image)
             if image.size != target:
@@ -110,14 +132,14 @@ def render_thumbnail(source: IO[bytes]) -> tuple[bytes, str, tuple[int, int], tu
     else:
         image.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
         fmt = "jpeg"
-    return out.getvalue(), fmt, image.size, original
+    return out.getvalue(), fmt, image.size, original, partial
 
 
 def make_thumbnail(store: ObjectStore, document_id: str, key: str) -> Thumbnail:
     with tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024) as source:
         store.download(key, source)
         source.seek(0)
-        data, fmt, (width, height), (original_width, original_height) = render_thumbnail(source)
+        data, fmt, (width, height), (original_width, original_height), partial = render_thumbnail(source)
     extension = "png" if fmt == "png" else "jpg"
     thumbnail_key = keys.thumbnail_key(document_id, extension)
     store.put(thumbnail_key, data, f"image/{fmt}")
@@ -128,4 +150,5 @@ def make_thumbnail(store: ObjectStore, document_id: str, key: str) -> Thumbnail:
         height=height,
         original_width=original_width,
         original_height=original_height,
+        partial=partial,
     )

@@ -65,6 +65,8 @@ def summary_table(report: dict) -> str:
             detail = f"thumbnail: {document['thumbnail']}"
         else:
             detail = ""
+        if document.get("partial"):
+            detail = f"(partial) {detail}"
         if document.get("extension_mismatch"):
             detail = f"(name says otherwise) {detail}"
         rows.append(

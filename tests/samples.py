@@ -88,3 +88,12 @@ LOREM = (
     "Every document is detected, extracted and analysed; the report gathers the results.\n"
     "Processing documents in parallel keeps large batches fast and reliable.\n"
 )
+
+
+def displayed_size(path) -> tuple[int, int]:
+    """An image file's size as shown, its EXIF orientation applied, read from the header
+    alone (so a truncated file is measured too)."""
+    with Image.open(path) as image:
+        width, height = image.size
+        turned = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    return (height, width) if turned else (width, height)

@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageOps
+from PIL import Image
 
 from docflow_cli.main import main
+from samples import displayed_size
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -64,10 +65,10 @@ def test_thumbnails_and_texts_are_written_beside_the_report(demo_run):
     _, out, report = demo_run
     for document in report["documents"]:
         if document["kind"] == "image" and document["status"] == "succeeded":
-            original = ImageOps.exif_transpose(Image.open(EXAMPLES / document["filename"]))
+            width, height = displayed_size(EXAMPLES / document["filename"])
             thumbnail = Image.open(out / document["thumbnail"])
-            assert max(thumbnail.size) == min(300, max(original.size))
-            assert thumbnail.size[0] / thumbnail.size[1] == pytest.approx(original.size[0] / original.size[1], rel=0.01)
+            assert max(thumbnail.size) == min(300, max(width, height))
+            assert thumbnail.size[0] / thumbnail.size[1] == pytest.approx(width / height, rel=0.01)
         else:
             assert document["thumbnail"] is None
         if document["kind"] == "pdf" and document["status"] == "succeeded":

@@ -9,10 +9,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageOps
+from PIL import Image
 
 from conftest import CORPUS
 from docflow_cli.main import main
+from samples import displayed_size
 
 pytestmark = [
     pytest.mark.corpus,
@@ -75,8 +76,7 @@ def test_every_image_has_a_thumbnail_of_the_right_shape(corpus_run):
     for path in sorted((CORPUS / "images").iterdir()):
         document = by_name[path.name]
         assert document["status"] == "succeeded", (path.name, document["error"])
-        with Image.open(path) as image:
-            width, height = ImageOps.exif_transpose(image).size
+        width, height = displayed_size(path)
         with Image.open(out / document["thumbnail"]) as thumbnail:
             thumb_width, thumb_height = thumbnail.size
         assert max(thumb_width, thumb_height) == min(300, max(width, height)), path.name

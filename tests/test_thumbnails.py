@@ -16,10 +16,10 @@ from handlers import FakeContext, load_handler
 from samples import make_exif_rotated_jpeg, make_image
 
 
-def render(data: bytes):
-    encoded, fmt, size, original = render_thumbnail(io.BytesIO(data))
+def render(data: bytes, partial: bool = False):
+    encoded, fmt, size, original, was_partial = render_thumbnail(io.BytesIO(data))
     image = Image.open(io.BytesIO(encoded))
-    assert image.size == size
+    assert image.size == size and was_partial is partial
     return image, fmt, original
 
 
@@ -91,7 +91,13 @@ def test_the_pixel_limit_is_configurable(monkeypatch):
         render_thumbnail(io.BytesIO(make_image("PNG", (200, 200))))
 
 
-@pytest.mark.parametrize("data", [make_image("JPEG", (800, 600))[:2000], b"\x89PNG\r\n\x1a\n" + b"\0" * 40, b"GIF89a"])
+def test_a_truncated_image_gives_a_partial_thumbnail():
+    whole = make_image("JPEG", (800, 600))
+    image, _, original = render(whole[: len(whole) // 2], partial=True)
+    assert image.size == (300, 225) and original == (800, 600)
+
+
+@pytest.mark.parametrize("data", [b"\x89PNG\r\n\x1a\n" + b"\0" * 40, b"GIF89a", b"\xff\xd8\xff\xe0" + b"\x13" * 64])
 def test_a_broken_image_is_image_corrupt(data):
     with pytest.raises(ImageCorrupt):
         render_thumbnail(io.BytesIO(data))
@@ -109,4 +115,4 @@ def test_the_handler(s3_store):
     s3_store.put("uploads/d2/p.jpg", make_image("JPEG", (1000, 500)), "image/jpeg")
     result = load_handler("thumbnail")({"document_id": "d2", "key": "uploads/d2/p.jpg", "filename": "p.jpg"}, FakeContext())
     assert result == {"thumbnail_key": "documents/d2/thumbnail.jpg", "format": "jpeg", "width": 300, "height": 150,
-                      "original_width": 1000, "original_height": 500}
+                      "original_width": 1000, "original_height": 500, "partial": False}
