@@ -18,8 +18,8 @@ setup: $(INSTALLED)
 $(INSTALLED): pyproject.toml scripts/system-packages.sh
 	@bash scripts/system-packages.sh
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@$(BIN)/python -m pip install -qq --disable-pip-version-check --upgrade pip
+	@$(BIN)/python -m pip install -qq --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
 demo: setup
@@ -29,7 +29,7 @@ test: setup
 	$(BIN)/python -m pytest
 
 bench: setup
-	$(BIN)/python -m pytest benchmarks/ -p no:randomly --benchmark-only --benchmark-columns=min,median,max,rounds
+	$(BIN)/python -m pytest benchmarks/ -s --benchmark-only --benchmark-columns=min,median,max,rounds
 
 clean:
 	rm -rf $(VENV) docflow-out build cdk.out .pytest_cache

@@ -1,13 +1,10 @@
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-CORPUS = Path(os.environ.get("DOCFLOW_CORPUS", REPO.parent / "shared" / "corpus"))
+from corpus import CORPUS, corpus_files, corpus_images, corpus_pdfs  # noqa: F401  (fixtures)
 
 # Tests never reach AWS: fake credentials, one region, and Powertools kept quiet.
 os.environ.update(
@@ -22,31 +19,6 @@ os.environ.update(
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
-
-
-def corpus_files(kind: str) -> list[Path]:
-    """The shared corpus's files of one kind ("pdf" or "images"), or none when absent."""
-    manifest = CORPUS / "MANIFEST.json"
-    if not manifest.exists():
-        return []
-    entries = json.loads(manifest.read_text())
-    return [CORPUS / entry["file"] for entry in entries if entry["file"].startswith(f"{kind}/")]
-
-
-@pytest.fixture
-def corpus_pdfs() -> list[Path]:
-    files = corpus_files("pdf")
-    if not files:
-        pytest.skip("the shared corpus is absent")
-    return files
-
-
-@pytest.fixture
-def corpus_images() -> list[Path]:
-    files = corpus_files("images")
-    if not files:
-        pytest.skip("the shared corpus is absent")
-    return files
 
 
 @pytest.fixture

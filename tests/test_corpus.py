@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import CORPUS
+from corpus import CORPUS
 from docflow_cli.main import main
 from samples import displayed_size
 
