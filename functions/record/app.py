@@ -1,24 +1,17 @@
 """record: writes a document's outcome (succeeded, failed or skipped) and returns its summary."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from docflow.events import WorkflowState
 from docflow.outcome import record_outcome
+from docflow.runtime import logger, metrics, step
 from docflow.storage import S3ObjectStore
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 store = S3ObjectStore.from_environment()
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=WorkflowState)
+@step(WorkflowState)
 def handler(state: WorkflowState, context: LambdaContext) -> dict:
     logger.append_keys(document_id=state.document_id)
     outcome = record_outcome(store, state.model_dump(exclude_none=True))

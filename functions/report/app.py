@@ -1,24 +1,17 @@
 """report: combines a batch's document outcomes into batches/<id>/report.json."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from docflow.events import BatchRef
 from docflow.reporting import write_batch_report
+from docflow.runtime import logger, metrics, step
 from docflow.storage import S3ObjectStore
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 store = S3ObjectStore.from_environment()
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=BatchRef)
+@step(BatchRef)
 def handler(batch: BatchRef, context: LambdaContext) -> dict:
     logger.append_keys(batch_id=batch.batch_id)
     report = write_batch_report(store, batch.batch_id, batch.manifest_key, batch.started_at)
