@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import socket
 import tempfile
 import threading
@@ -35,7 +36,8 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _state_machine_name(name: str) -> str:
+def deployed_name(name: str) -> str:
+    """What a function or state machine of the catalog is called once deployed."""
     return f"docflow-{name}"
 
 
@@ -81,12 +83,17 @@ class LocalCloud:
         self._set_environment(MOTO_PORT=str(self.port), **CREDENTIALS)
         asl_compat.install()
         _route_lambda_invocations_to(self)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self._server.start()
-        # moto keeps its state per process: a cloud started earlier in this process left its
-        # resources behind. Each LocalCloud starts empty (and only one runs at a time).
-        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")).close()
-        self._deploy()
+        try:
+            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+            self._server.start()
+            # moto keeps its state per process: a cloud started earlier in this process left
+            # its resources behind. Each LocalCloud starts empty (and only one runs at a time).
+            reset = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
+            urllib.request.urlopen(reset).close()
+            self._deploy()
+        except BaseException:
+            self.stop()  # no server thread, patch or worker outlives a failed start
+            raise
 
     def stop(self) -> None:
         for pool in self.pools.values():
@@ -98,6 +105,8 @@ class LocalCloud:
         _route_lambda_invocations_to(None)
         asl_compat.uninstall()
         self._restore_environment()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def client(self, service: str) -> Any:
         return boto3.client(
@@ -134,9 +143,8 @@ class LocalCloud:
         with zipfile.ZipFile(placeholder, "w") as archive:
             archive.writestr("app.py", "")
         for spec in self.functions.values():
-            function_name = f"docflow-{spec.name}"
             arn = lambda_client.create_function(
-                FunctionName=function_name,
+                FunctionName=deployed_name(spec.name),
                 Runtime=spec.runtime,
                 Role=role,
                 Handler=spec.handler,
@@ -147,17 +155,16 @@ class LocalCloud:
             )["FunctionArn"]
             self.function_arns[spec.name] = arn
         for spec in self.functions.values():
-            function_name = f"docflow-{spec.name}"
-            self.pools[function_name] = FunctionPool(
+            self.pools[spec.name] = FunctionPool(
                 spec,
-                self._function_environment(spec, function_name),
+                self._function_environment(spec),
                 logs / f"{spec.name}.log",
                 self.concurrency,
             )
         for pool in self.pools.values():
             threading.Thread(target=pool.warm, daemon=True).start()
 
-    def _function_environment(self, spec: FunctionSpec, function_name: str) -> dict[str, str]:
+    def _function_environment(self, spec: FunctionSpec) -> dict[str, str]:
         values = self._resource_values()
         environment = {key: substitute(value, values) for key, value in spec.environment.items()}
         environment.update({key: os.environ[key] for key in _PASSED_THROUGH if key in os.environ})
@@ -166,10 +173,10 @@ class LocalCloud:
             AWS_ENDPOINT_URL=self.endpoint_url,
             AWS_DEFAULT_REGION=REGION,
             AWS_REGION=REGION,
-            AWS_LAMBDA_FUNCTION_NAME=function_name,
+            AWS_LAMBDA_FUNCTION_NAME=deployed_name(spec.name),
             DOCFLOW_FUNCTION_ARN=self.function_arns[spec.name],
             AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(spec.memory_mb),
-            POWERTOOLS_SERVICE_NAME=function_name,
+            POWERTOOLS_SERVICE_NAME=deployed_name(spec.name),
             POWERTOOLS_TRACE_DISABLED="true",  # no X-Ray daemon here
             PYTHONPATH=str(Path(__file__).resolve().parent.parent),
         )
@@ -181,17 +188,18 @@ class LocalCloud:
         for name, path in sorted(state_machine_files().items(), key=lambda item: item[0] != "document"):
             definition = substitute(path.read_text(), self._resource_values())
             self.state_machines[name] = sfn.create_state_machine(
-                name=_state_machine_name(name), definition=definition, roleArn=role, type="STANDARD"
+                name=deployed_name(name), definition=definition, roleArn=role, type="STANDARD"
             )["stateMachineArn"]
 
     # -- invocations ----------------------------------------------------------------------
 
     def invoke(self, function_name: str, event: Any) -> Invocation:
-        name = function_name.rsplit(":", 1)[-1] if function_name.startswith("arn:") else function_name
+        """Runs an invocation of a deployed function (by name or ARN) in its worker pool."""
+        name = function_name.rsplit(":", 1)[-1].removeprefix("docflow-")
         pool = self.pools.get(name)
         if pool is None:
             return Invocation.failed("ResourceNotFoundException", f"Function not found: {function_name}")
-        return self.faults.take(name.removeprefix("docflow-")) or pool.invoke(event)
+        return self.faults.take(name) or pool.invoke(event)
 
     def wait_for_execution(self, execution_arn: str, timeout: float = 600, interval: float = 0.2) -> dict:
         sfn = self.client("stepfunctions")

@@ -23,6 +23,8 @@ from typing import Any, Mapping
 
 from infra.catalog import FunctionSpec
 
+INIT_SECONDS = 10  # Lambda's limit on a function's initialisation
+
 
 @dataclass(frozen=True)
 class Invocation:
@@ -57,12 +59,13 @@ class _Worker:
         self.ready = False
 
     def call(self, event: Any, timeout_seconds: float) -> Invocation:
-        """Runs one invocation. Start-up (the cold start) counts against the timeout, as on Lambda."""
-        deadline = time.time() + timeout_seconds
+        """Runs one invocation. As on Lambda, the cold start (importing the handler) has its
+        own limit and the function's timeout counts from the invocation."""
         try:
             if not self.ready:
-                self._await(deadline)  # ("ready", None)
+                self._await(time.time() + INIT_SECONDS)  # ("ready", None)
                 self.ready = True
+            deadline = time.time() + timeout_seconds
             self.connection.send((str(uuid.uuid4()), event, deadline))
             status, body = self._await(deadline)
         except TimeoutError:
@@ -116,7 +119,6 @@ class FunctionPool:
         self._all: set[_Worker] = set()
         self._lock = threading.Lock()
         self._slots = threading.Semaphore(concurrency)
-        self.invocations = 0
 
     def warm(self) -> None:
         """Starts one worker ahead of the first invocation."""
@@ -130,7 +132,6 @@ class FunctionPool:
             worker = self._checkout()
             result = worker.call(event, self.spec.timeout_seconds)
             with self._lock:
-                self.invocations += 1
                 if worker.alive:
                     self._idle.append(worker)
                 else:
