@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.request
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +97,8 @@ class LocalCloud:
             raise
 
     def stop(self) -> None:
-        for pool in self.pools.values():
-            pool.close()
+        with ThreadPoolExecutor() as stopping:  # each worker takes a moment to exit
+            list(stopping.map(FunctionPool.close, self.pools.values()))
         self.pools.clear()
         if self._server is not None:
             self._server.stop()

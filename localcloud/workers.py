@@ -94,11 +94,17 @@ class _Worker:
         if not self.connection.closed:
             self.connection.close()
 
-    def stop(self) -> None:
+    def ask_to_stop(self) -> None:
         try:
             self.connection.send(None)
+        except (OSError, ValueError):
+            pass  # already gone
+
+    def stop(self) -> None:
+        """Waits a moment for the worker to finish after ask_to_stop, then kills it."""
+        try:
             self.process.wait(timeout=2)
-        except (OSError, ValueError, subprocess.TimeoutExpired):
+        except subprocess.TimeoutExpired:
             pass
         self.kill()
 
@@ -152,5 +158,7 @@ class FunctionPool:
     def close(self) -> None:
         with self._lock:
             workers, self._all, self._idle = list(self._all), set(), []
+        for worker in workers:
+            worker.ask_to_stop()
         for worker in workers:
             worker.stop()
