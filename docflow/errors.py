@@ -69,9 +69,10 @@ class ImageTooLarge(DocflowError):
 
 
 class TransientError(DocflowError):
-    """A dependency failed in a way that may pass: throttling, a 5xx, a slow-down."""
+    """A dependency failed in a way that may pass: throttling, a 5xx, a slow-down. The
+    state machines retry it; its code is what a document gets if it never passes."""
 
-    code = "transient"
+    code = "service_unavailable"
     retryable = True
 
 

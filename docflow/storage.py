@@ -123,7 +123,7 @@ class _s3_errors:
         if code in MISSING_S3_CODES:
             raise DocumentNotFound(f"No object at {self.key}") from error
         if code in TRANSIENT_S3_CODES or _is_connection_error(error):
-            raise TransientError(f"Storage is unavailable ({code or type(error).__name__}); will retry") from error
+            raise TransientError(f"Storage did not answer ({code or type(error).__name__})") from error
         return False
 
 
