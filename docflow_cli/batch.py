@@ -62,7 +62,9 @@ def submit_batch(s3: Any, sfn: Any, bucket: str, state_machine_arn: str, files: 
 
 
 def count_recorded(s3: Any, bucket: str, batch: Batch) -> int:
-    """How many of the batch's documents have a recorded outcome so far."""
+    """How many of the batch's documents have a recorded outcome so far. It lists the
+    bucket's outcomes, which suits the local cloud's bucket (one run's documents); a
+    long-lived bucket wants the outcomes counted where they are recorded instead."""
     wanted = {keys.result_key(document["document_id"]) for document in batch.documents}
     found = 0
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="documents/"):
