@@ -62,6 +62,13 @@ def run(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="docflow",
@@ -84,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run_parser.add_argument(
         "--concurrency",
-        type=int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="warm worker processes per function (default: the number of CPUs, at least 2)",
