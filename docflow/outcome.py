@@ -3,63 +3,142 @@
 Every path through the workflow ends here: succeeded, skipped (not a type docflow
 processes) or failed with a code from docflow.errors. The outcome is written to
 documents/<id>/result.json, overwriting any earlier one, so re-running a document is safe.
+
+The record step has no Catch of its own: if it raised, the document would have no outcome
+at all. So everything here reads the state defensively and never raises on odd content.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal, Mapping, TypedDict
 
 from docflow import keys
 from docflow.errors import DocflowError, Timeout, UnsupportedType, error_class
 from docflow.storage import ObjectStore
 
+Status = Literal["succeeded", "failed", "skipped"]
+
+# What a user reads when the failure was not one of docflow's own: the Cause of such an
+# error is a stack trace or a platform's internals, which belong in the logs, not a report.
 INTERNAL_ERROR_MESSAGE = "Processing failed unexpectedly; the details are in the service's logs."
+# The Cause of a platform timeout names a request id and a time, nothing a user can act on.
+TIMEOUT_MESSAGE = Timeout.advice
+MAX_MESSAGE_LENGTH = 500
+# Marks of a Python stack trace: a message holding one is not shown, whatever its source.
+_TRACE_MARKS = ("Traceback (most recent call last)", 'File "')
 
 
-def error_from_failure(failure: dict[str, Any]) -> dict[str, str]:
+class ErrorInfo(TypedDict):
+    code: str
+    message: str
+
+
+class DocumentResult(TypedDict):
+    """documents/<id>/result.json. Every field is present; null when the step that knows it
+    did not run."""
+
+    document_id: str
+    filename: str | None
+    status: Status
+    mime_type: str | None
+    kind: str | None
+    size_bytes: int | None
+    extension_mismatch: bool | None
+    page_count: int | None
+    word_count: int | None
+    char_count: int | None
+    keywords: list[dict[str, Any]] | None
+    sentiment: dict[str, Any] | None
+    reading_time_minutes: float | None
+    thumbnail_key: str | None
+    thumbnail_width: int | None
+    thumbnail_height: int | None
+    text_key: str | None
+    # Only part of the document could be read: a truncated image, PDF pages that failed.
+    partial: bool
+    error: ErrorInfo | None
+    recorded_at: str
+
+
+def error_from_failure(failure: Mapping[str, Any]) -> ErrorInfo:
     """{code, message} from what a Catch recorded: {"Error": name, "Cause": text}.
 
-    Our own errors keep their message; anything else gets a generic one, since its text may
-    be a stack trace or an internal detail that is no answer for a user."""
+    Our own errors keep the message they were raised with; platform timeouts get a fixed
+    human one; anything else gets a generic one."""
     name = str(failure.get("Error") or "")
     cls = error_class(name)
     if cls is None:
         return {"code": DocflowError.code, "message": INTERNAL_ERROR_MESSAGE}
-    if cls is Timeout and name != "Timeout":
-        return {"code": Timeout.code, "message": "Processing took longer than the step's time limit."}
-    return {"code": cls.code, "message": _error_message(failure.get("Cause")) or cls.advice}
+    if cls is Timeout and name != Timeout.__name__:  # Sandbox.Timedout, States.Timeout
+        return {"code": Timeout.code, "message": TIMEOUT_MESSAGE}
+    return {"code": cls.code, "message": _raised_message(failure.get("Cause")) or cls.advice}
 
 
-def _error_message(cause: Any) -> str | None:
+def _raised_message(cause: Any) -> str | None:
+    """The errorMessage in a Lambda error's Cause, or None when there is none fit to show.
+
+    Lambda's Cause is JSON {"errorMessage", "errorType", "stackTrace"}; plain text is taken
+    as the message itself. Step Functions cuts a Cause at 32 KiB, so JSON that does not
+    parse is distrusted rather than shown half-cut."""
     if not isinstance(cause, str) or not cause.strip():
         return None
+    text = cause.strip()
     try:
-        parsed = json.loads(cause)
+        parsed = json.loads(text)
     except ValueError:
-        return cause.strip()[:500]
-    if isinstance(parsed, dict) and isinstance(parsed.get("errorMessage"), str):
-        return parsed["errorMessage"][:500]
-    return None
+        if text.startswith(("{", "[")):
+            return None
+        message: Any = text
+    else:
+        message = parsed.get("errorMessage") if isinstance(parsed, dict) else None
+    if not isinstance(message, str) or any(mark in message for mark in _TRACE_MARKS):
+        return None
+    message = " ".join(message.split())  # one line, whatever the raiser put in it
+    if len(message) > MAX_MESSAGE_LENGTH:
+        message = message[: MAX_MESSAGE_LENGTH - 1].rstrip() + "…"
+    return message or None
 
 
-def decide_outcome(state: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
-    detection = state.get("detection") or {}
-    extraction = state.get("extraction") or {}
-    analysis = state.get("analysis") or {}
-    thumbnail = state.get("thumbnail") or {}
-    if state.get("failure"):
-        error = error_from_failure(state["failure"])
+def _section(state: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """One step's result in the state; {} when the step did not run (or left no dict)."""
+    value = state.get(name)
+    return value if isinstance(value, Mapping) else {}
+
+
+def decide_outcome(state: Mapping[str, Any], now: datetime) -> DocumentResult:
+    """The outcome of the workflow that ended in `state`, recorded at `now`. Pure."""
+    detection = _section(state, "detection")
+    extraction = _section(state, "extraction")
+    analysis = _section(state, "analysis")
+    thumbnail = _section(state, "thumbnail")
+    failure = _section(state, "failure")
+
+    status: Status
+    error: ErrorInfo | None
+    if failure:
+        error = error_from_failure(failure)
+        # Detect does not raise UnsupportedType today, but a type refused anywhere is a
+        # document docflow does not process, not one it failed on.
         status = "skipped" if error["code"] == UnsupportedType.code else "failed"
     elif detection.get("kind") == "unsupported":
-        mime_type = detection.get("mime_type", "unknown")
-        error = {"code": UnsupportedType.code, "message": f"{mime_type} files are not processed; send a PDF or an image."}
+        mime_type = detection.get("mime_type")
+        what = f"{mime_type} files" if mime_type else "Files of this type"
+        error = {"code": UnsupportedType.code, "message": f"{what} are not processed; send a PDF or an image"}
         status = "skipped"
     else:
         error, status = None, "succeeded"
+
+    # extract counts every whitespace-separated word of the text it writes (numbers too), so
+    # the report's count matches text.txt and pdftotext; analyze counts only the words it
+    # ranks and is the fallback when extract did not say.
+    word_count = extraction.get("word_count")
+    if word_count is None:
+        word_count = analysis.get("word_count")
+
     return {
-        "document_id": state["document_id"],
+        "document_id": str(state["document_id"]),
         "filename": state.get("filename"),
         "status": status,
         "mime_type": detection.get("mime_type"),
@@ -67,23 +146,29 @@ def decide_outcome(state: dict[str, Any], now: datetime | None = None) -> dict[s
         "size_bytes": detection.get("size_bytes"),
         "extension_mismatch": detection.get("extension_mismatch"),
         "page_count": extraction.get("page_count"),
-        "word_count": extraction.get("word_count", analysis.get("word_count")),
+        "word_count": word_count,
         "char_count": extraction.get("char_count"),
         "keywords": analysis.get("keywords"),
         "sentiment": analysis.get("sentiment"),
         "reading_time_minutes": analysis.get("reading_time_minutes"),
-        "text_key": extraction.get("text_key"),
         "thumbnail_key": thumbnail.get("thumbnail_key"),
         "thumbnail_width": thumbnail.get("width"),
         "thumbnail_height": thumbnail.get("height"),
-        # Some of the document could not be read: a truncated image, unreadable pages.
+        "text_key": extraction.get("text_key"),
         "partial": bool(thumbnail.get("partial") or extraction.get("pages_failed")),
         "error": error,
-        "recorded_at": (now or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+        "recorded_at": _utc(now).isoformat(timespec="seconds"),
     }
 
 
-def record_outcome(store: ObjectStore, state: dict[str, Any]) -> dict[str, Any]:
-    outcome = decide_outcome(state)
+def _utc(moment: datetime) -> datetime:
+    # A naive time is taken to be UTC already, which is what datetime.utcnow() callers mean.
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def record_outcome(store: ObjectStore, state: Mapping[str, Any], now: datetime | None = None) -> DocumentResult:
+    """Decides the outcome and writes it to documents/<id>/result.json. Writing again
+    replaces the earlier outcome, so a retried or re-run document leaves exactly one."""
+    outcome = decide_outcome(state, now or datetime.now(timezone.utc))
     store.put_json(keys.result_key(outcome["document_id"]), outcome)
     return outcome

@@ -1,7 +1,8 @@
 """report: combines a batch's document outcomes into one report.
 
 The manifest (the batch's document list) and each document's outcome are read from S3;
-the report goes back to S3. Nothing but the summary returns to the state machine."""
+the report goes back to S3. Nothing but the summary returns to the state machine, so a
+10,000-document batch returns as little as a one-document one."""
 
 from __future__ import annotations
 
@@ -9,105 +10,170 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping, Sequence, TypeGuard
 
 from docflow import keys
 from docflow.errors import DocflowError, DocumentNotFound
+from docflow.outcome import DocumentResult, ErrorInfo
 from docflow.storage import ObjectStore
 
-MISSING_OUTCOME = {
+# A listed document with no result.json: its workflow failed in a way no Catch recorded
+# (the record step itself failed, the execution was aborted or never started).
+MISSING_OUTCOME: ErrorInfo = {
     "code": DocflowError.code,
     "message": "Processing ended without a recorded outcome.",
 }
+STATUSES = ("succeeded", "failed", "skipped")
 TOP_KEYWORDS = 10
-READERS = 32  # concurrent GETs: a 10,000-document batch is read in seconds, not minutes
+# Concurrent GETs of result.json: one GET takes ~20 ms, so 10,000 take minutes one after
+# another and seconds 32 at a time. The S3 client's connection pool must be as large.
+READERS = 32
 
 
 @dataclass(frozen=True)
 class ReportRef:
+    """What the report step returns: where the report is and its summary, never the
+    documents, which could outgrow Step Functions' 256 KiB state."""
+
     report_key: str
-    summary: dict
+    summary: dict[str, Any]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _entry(listed: Mapping[str, str], outcome: Mapping[str, Any] | None) -> dict[str, Any]:
-    outcome = outcome or {}
-    return {
-        "document_id": listed["document_id"],
-        "filename": listed["filename"],
-        "status": outcome.get("status", "failed"),
-        "mime_type": outcome.get("mime_type"),
-        "kind": outcome.get("kind"),
-        "size_bytes": outcome.get("size_bytes"),
-        "extension_mismatch": outcome.get("extension_mismatch"),
-        "page_count": outcome.get("page_count"),
-        "word_count": outcome.get("word_count"),
-        "keywords": outcome.get("keywords"),
-        "sentiment": outcome.get("sentiment"),
-        "reading_time_minutes": outcome.get("reading_time_minutes"),
-        "thumbnail": outcome.get("thumbnail_key"),
-        "text": outcome.get("text_key"),
-        "partial": outcome.get("partial", False),
-        "error": outcome.get("error") if outcome else dict(MISSING_OUTCOME),
-    }
 
 
 def build_report(
     batch_id: str,
-    manifest: list[Mapping[str, str]],
-    outcomes: Mapping[str, Mapping[str, Any] | None],
+    manifest: Sequence[Mapping[str, Any]],
+    results: Mapping[str, DocumentResult | Mapping[str, Any] | None],
     started_at: str | None,
     finished_at: str,
 ) -> dict[str, Any]:
-    documents = [_entry(listed, outcomes.get(listed["document_id"])) for listed in manifest]
+    """The report: one entry per listed document, in manifest order, and the summary. Pure.
+
+    A document with no usable result counts as failed, so every listed document is
+    accounted for and the counts always add up to total_documents."""
+    documents = [_entry(listed, results.get(listed["document_id"])) for listed in unique_entries(manifest)]
     statuses = Counter(document["status"] for document in documents)
-    keywords: Counter[str] = Counter()
-    for document in documents:
-        for keyword in document["keywords"] or []:
-            keywords[keyword["word"]] += keyword["count"]
     summary = {
         "total_documents": len(documents),
         "succeeded": statuses["succeeded"],
         "failed": statuses["failed"],
         "skipped": statuses["skipped"],
-        "total_pages": sum(document["page_count"] or 0 for document in documents),
-        "total_words": sum(document["word_count"] or 0 for document in documents),
+        "total_pages": sum(_count(document["page_count"]) for document in documents),
+        "total_words": sum(_count(document["word_count"]) for document in documents),
         "started_at": started_at,
         "finished_at": finished_at,
+        # A document that failed before its type was known is counted as "unknown", so the
+        # kinds, like the statuses, add up to total_documents.
         "by_kind": dict(Counter(document["kind"] or "unknown" for document in documents)),
         "errors_by_code": dict(Counter(document["error"]["code"] for document in documents if document["error"])),
-        "top_keywords": [
-            {"word": word, "count": count}
-            for word, count in sorted(keywords.items(), key=lambda item: (-item[1], item[0]))[:TOP_KEYWORDS]
-        ],
+        "top_keywords": _top_keywords(document["keywords"] for document in documents),
     }
     return {"batch_id": batch_id, "summary": summary, "documents": documents}
 
 
-def read_outcomes(store: ObjectStore, document_ids: list[str]) -> dict[str, dict | None]:
-    def read(document_id: str) -> tuple[str, dict | None]:
+def unique_entries(manifest: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The manifest's entries with each document once, where it was first listed. A manifest
+    should never list a document twice; if one does, the report still counts it once."""
+    seen: set[str] = set()
+    entries = []
+    for listed in manifest:
+        if listed["document_id"] not in seen:
+            seen.add(listed["document_id"])
+            entries.append(listed)
+    return entries
+
+
+def _entry(listed: Mapping[str, Any], found: Mapping[str, Any] | None) -> dict[str, Any]:
+    result: Mapping[str, Any] = found if _usable(found) else {"status": "failed", "error": MISSING_OUTCOME}
+    return {
+        "document_id": listed["document_id"],
+        "filename": listed.get("filename") or result.get("filename"),
+        "status": result["status"],
+        "mime_type": result.get("mime_type"),
+        "kind": result.get("kind"),
+        "size_bytes": result.get("size_bytes"),
+        "extension_mismatch": result.get("extension_mismatch"),
+        "page_count": result.get("page_count"),
+        "word_count": result.get("word_count"),
+        "keywords": result.get("keywords"),
+        "sentiment": result.get("sentiment"),
+        "reading_time_minutes": result.get("reading_time_minutes"),
+        "thumbnail": result.get("thumbnail_key"),
+        "text": result.get("text_key"),
+        "partial": bool(result.get("partial")),
+        "error": _error(result.get("error")),
+    }
+
+
+def _error(error: Any) -> dict[str, Any] | None:
+    # errors_by_code counts codes, so an error without one would break the whole summary.
+    return dict(error) if isinstance(error, Mapping) and isinstance(error.get("code"), str) else None
+
+
+def _usable(result: object) -> TypeGuard[Mapping[str, Any]]:
+    """A result the report can trust: a mapping with one of the three statuses."""
+    return isinstance(result, Mapping) and result.get("status") in STATUSES
+
+
+def _count(value: Any) -> int:
+    # bool is an int; a count never is one.
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _top_keywords(keyword_lists: Iterable[list[dict[str, Any]] | None]) -> list[dict[str, Any]]:
+    """The most frequent keywords of the batch: each document's counts summed, ties broken
+    alphabetically so the same batch always reports the same list."""
+    totals: Counter[str] = Counter()
+    for keywords in keyword_lists:
+        for keyword in keywords or []:
+            if isinstance(keyword, Mapping) and isinstance(keyword.get("word"), str):
+                totals[keyword["word"]] += _count(keyword.get("count"))
+    ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0]))[:TOP_KEYWORDS]
+    return [{"word": word, "count": count} for word, count in ranked]
+
+
+def read_results(store: ObjectStore, document_ids: Sequence[str]) -> dict[str, Any]:
+    """Each document's result.json, READERS at a time; None where there is none.
+
+    A transient storage failure propagates, so the state machine retries the whole report
+    rather than reporting a document as failed that was not."""
+
+    def read(document_id: str) -> tuple[str, Any]:
         try:
             return document_id, store.get_json(keys.result_key(document_id))
         except DocumentNotFound:
             return document_id, None
+        except ValueError:  # not JSON: no outcome to trust, the same as none
+            return document_id, None
 
-    with ThreadPoolExecutor(max_workers=READERS) as pool:
+    with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="report-read") as pool:
         return dict(pool.map(read, document_ids))
 
 
-def write_batch_report(store: ObjectStore, batch_id: str, manifest_key: str, started_at: str | None) -> ReportRef:
-    manifest = _unique(store.get_json(manifest_key))
-    outcomes = read_outcomes(store, [listed["document_id"] for listed in manifest])
-    finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    report = build_report(batch_id, manifest, outcomes, started_at, finished_at)
+def read_manifest(store: ObjectStore, manifest_key: str) -> list[Mapping[str, Any]]:
+    manifest = store.get_json(manifest_key)
+    if not isinstance(manifest, list) or not all(
+        isinstance(listed, Mapping) and isinstance(listed.get("document_id"), str) for listed in manifest
+    ):
+        raise ValueError(f"{manifest_key} is not a list of documents")
+    return unique_entries(manifest)
+
+
+def write_batch_report(
+    store: ObjectStore,
+    batch_id: str,
+    manifest_key: str,
+    started_at: str | None,
+    now: datetime | None = None,
+) -> ReportRef:
+    """Builds the batch's report from S3 and writes it to batches/<id>/report.json,
+    replacing any earlier one."""
+    manifest = read_manifest(store, manifest_key)
+    results = read_results(store, [listed["document_id"] for listed in manifest])
+    finished_at = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat(timespec="seconds")
+    report = build_report(batch_id, manifest, results, started_at, finished_at)
     report_key = keys.report_key(batch_id)
     store.put_json(report_key, report)
     return ReportRef(report_key=report_key, summary=report["summary"])
-
-
-def _unique(manifest: list[Mapping[str, str]]) -> list[Mapping[str, str]]:
-    """A document listed twice is reported once, where it was first listed."""
-    seen: set[str] = set()
-    return [listed for listed in manifest if not (listed["document_id"] in seen or seen.add(listed["document_id"]))]

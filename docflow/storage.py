@@ -50,18 +50,22 @@ class S3ObjectStore:
     object is permanent, throttling and 5xx are transient (botocore has already retried
     them), anything else propagates as an internal error."""
 
-    def __init__(self, bucket: str, client: Any = None):
+    def __init__(self, bucket: str, client: Any = None, *, connections: int = 10):
         if client is None:
             import boto3
             from botocore.config import Config
 
-            client = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+            config = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=connections)
+            client = boto3.client("s3", config=config)
         self.bucket = bucket
         self.client = client
 
     @classmethod
-    def from_environment(cls) -> S3ObjectStore:
-        return cls(os.environ["DOCFLOW_BUCKET"])
+    def from_environment(cls, *, connections: int = 10) -> S3ObjectStore:
+        """The store on DOCFLOW_BUCKET. `connections` sizes the client's pool: a caller that
+        reads from many threads needs one connection per thread, or botocore drops and
+        reopens them."""
+        return cls(os.environ["DOCFLOW_BUCKET"], connections=connections)
 
     def read_head(self, key: str, length: int) -> tuple[bytes, int]:
         with _s3_errors(key):

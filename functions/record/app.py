@@ -10,15 +10,22 @@ from docflow.storage import S3ObjectStore
 
 store = S3ObjectStore.from_environment()
 
+METRIC_BY_STATUS = {"succeeded": "DocumentsSucceeded", "failed": "DocumentsFailed", "skipped": "DocumentsSkipped"}
+
 
 @step(WorkflowState)
 def handler(state: WorkflowState, context: LambdaContext) -> dict:
     logger.append_keys(document_id=state.document_id)
     outcome = record_outcome(store, state.model_dump(exclude_none=True))
     error_code = outcome["error"]["code"] if outcome["error"] else None
-    metrics.add_dimension(name="status", value=outcome["status"])
-    if error_code:
+    if outcome["status"] == "failed" and error_code:
+        # Failures by code show which ones to look at; one metric per invocation, so the
+        # dimension applies to DocumentsFailed only.
         metrics.add_dimension(name="error_code", value=error_code)
-    metrics.add_metric(name="DocumentsRecorded", unit=MetricUnit.Count, value=1)
-    logger.info("recorded", extra={"status": outcome["status"], "error_code": error_code})
+    metrics.add_metric(name=METRIC_BY_STATUS[outcome["status"]], unit=MetricUnit.Count, value=1)
+    # The failure's Error name says which step and exception; its Cause (a stack trace) is
+    # already in that step's own log.
+    failed_with = state.failure.get("Error") if state.failure else None
+    logger.info("recorded", extra={"status": outcome["status"], "error_code": error_code, "failure": failed_with})
+    # Only this goes back into the workflow state; the outcome itself is in S3.
     return {"document_id": outcome["document_id"], "status": outcome["status"], "error_code": error_code}
