@@ -40,6 +40,8 @@ class WorkflowState(DocumentRef):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
+    # Set when the document runs as part of a batch, whose progress its outcome counts in.
+    batch_id: str | None = None
     detection: dict | None = None
     extraction: dict | None = None
     analysis: dict | None = None

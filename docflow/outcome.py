@@ -16,6 +16,7 @@ from typing import Any, Literal, Mapping, TypedDict
 
 from docflow import keys
 from docflow.errors import DocflowError, Timeout, UnsupportedType, error_class
+from docflow.records import RecordStore
 from docflow.storage import ObjectStore
 
 Status = Literal["succeeded", "failed", "skipped"]
@@ -172,3 +173,12 @@ def record_outcome(store: ObjectStore, state: Mapping[str, Any], now: datetime |
     outcome = decide_outcome(state, now or datetime.now(timezone.utc))
     store.put_json(keys.result_key(outcome["document_id"]), outcome)
     return outcome
+
+
+def track_outcome(records: RecordStore, state: Mapping[str, Any], outcome: DocumentResult) -> None:
+    """Brings the document's record, and its batch's progress when it ran in one, up to
+    date with the outcome. Both are no-ops for work the API did not start."""
+    records.record_result(outcome["document_id"], dict(outcome), outcome["recorded_at"])
+    batch_id = state.get("batch_id")
+    if isinstance(batch_id, str) and batch_id:
+        records.count_in_batch(batch_id, outcome["document_id"], outcome["status"] == "failed", outcome["recorded_at"])

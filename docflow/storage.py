@@ -45,6 +45,13 @@ class ObjectStore(Protocol):
     def put_json(self, key: str, value: Any) -> None: ...
 
 
+class Presigner(Protocol):
+    def presign_upload(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> dict[str, Any]:
+        """{"url", "fields"} of a browser-form POST that may write this one object."""
+
+    def presign_download(self, key: str, expires_in: int) -> str: ...
+
+
 class S3ObjectStore:
     """ObjectStore on one S3 bucket. Every S3 failure leaves as a docflow error: a missing
     object is permanent, throttling and 5xx are transient (botocore has already retried
@@ -55,7 +62,12 @@ class S3ObjectStore:
             import boto3
             from botocore.config import Config
 
-            config = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=connections)
+            # SigV4 throughout: S3 refuses SigV2-signed upload forms on buckets made since 2020.
+            config = Config(
+                signature_version="s3v4",
+                retries={"mode": "standard", "max_attempts": 5},
+                max_pool_connections=connections,
+            )
             client = boto3.client("s3", config=config)
         self.bucket = bucket
         self.client = client
@@ -104,6 +116,24 @@ class S3ObjectStore:
 
     def put_json(self, key: str, value: Any) -> None:
         self.put(key, json.dumps(value, ensure_ascii=False).encode(), "application/json")
+
+    # -- presigned URLs: the client talks to S3 directly, the bytes never pass the API --
+
+    def presign_upload(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> dict[str, Any]:
+        """A presigned POST for exactly this key and content type, at most max_bytes:
+        S3 checks the policy, so a client cannot write anywhere else or anything else."""
+        return self.client.generate_presigned_post(
+            Bucket=self.bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+            ExpiresIn=expires_in,
+        )
+
+    def presign_download(self, key: str, expires_in: int) -> str:
+        return self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
+        )
 
 
 def _error_code(error: BaseException) -> str:

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import secrets
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
 from docflow_cli.batch import BatchFailed, InputFile, submit_batch, wait_for_batch
+from docflow_cli.client import TERMINAL_BATCH, TERMINAL_DOCUMENT, ApiClient, ApiError
 from docflow_cli.output import summary_table, write_outputs
 from docflow_cli.progress import ProgressBar
 
@@ -62,6 +68,90 @@ def run(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def serve(arguments: argparse.Namespace) -> int:
+    from localcloud import LocalCloud
+    from localcloud.api_gateway import LocalApiGateway
+
+    tokens = [token.strip() for token in os.environ.get("DOCFLOW_API_TOKEN", "").split(",") if token.strip()]
+    if not tokens:
+        tokens = [secrets.token_urlsafe(24)]
+        print(f"DOCFLOW_API_TOKEN was not set; this run's token is printed below.", file=sys.stderr)
+    stopped = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopped.set())
+    print("docflow serve: starting the local cloud…", file=sys.stderr)
+    workdir = arguments.workdir
+    with LocalCloud(workdir, concurrency=arguments.concurrency) as cloud:
+        invoke_api = lambda event: cloud.invoke("api", event)  # noqa: E731
+        with LocalApiGateway(invoke_api, tokens, port=arguments.port) as api:
+            print(f"API        {api.url}   (Swagger UI: {api.url}/docs, OpenAPI: {api.url}/openapi.json)")
+            print(f"S3         {cloud.s3_gateway.url}   (presigned uploads and downloads)")
+            print(f"token      {tokens[0]}")
+            print(f"logs       {cloud.workdir / 'logs'}")
+            print(f"\nexport DOCFLOW_API_URL={api.url} DOCFLOW_API_TOKEN={tokens[0]}")
+            print("docflow serve: ready; Ctrl-C stops it", flush=True)
+            stopped.wait()
+    print("docflow serve: stopped", file=sys.stderr)
+    return EXIT_OK
+
+
+def upload(arguments: argparse.Namespace) -> int:
+    client = ApiClient.from_environment(arguments.api, arguments.token)
+    files = collect_inputs(arguments.files)
+    uploaded = []
+    for file in files:
+        document_id = client.upload(file.path)
+        uploaded.append(document_id)
+        print(f"{document_id}  {file.name}")
+    if arguments.wait:
+        for document_id in uploaded:
+            _print_document(client.wait(lambda: client.document(document_id), TERMINAL_DOCUMENT))
+    return EXIT_OK
+
+
+def status(arguments: argparse.Namespace) -> int:
+    client = ApiClient.from_environment(arguments.api, arguments.token)
+    try:
+        found = client.document(arguments.id)
+    except ApiError as error:
+        if error.status != 404:
+            raise
+        found = client.batch(arguments.id)  # ids of both kinds look alike
+    print(json.dumps(found, indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def batch(arguments: argparse.Namespace) -> int:
+    client = ApiClient.from_environment(arguments.api, arguments.token)
+    batch_id = client.start_batch(arguments.document_ids)
+    print(batch_id)
+    if not arguments.wait:
+        return EXIT_OK
+    progress = ProgressBar("batch")
+    try:
+        ended = client.wait(
+            lambda: client.batch(batch_id),
+            TERMINAL_BATCH,
+            on_update=lambda b: progress.update(b["progress"]["done"], b["progress"]["total"]),
+        )
+    finally:
+        progress.close()
+    print(json.dumps({name: ended[name] for name in ("status", "progress", "summary", "report_url")}, indent=2))
+    return EXIT_OK if ended["status"] == "completed" else EXIT_FAILED
+
+
+def cancel(arguments: argparse.Namespace) -> int:
+    client = ApiClient.from_environment(arguments.api, arguments.token)
+    print(client.cancel_batch(arguments.batch_id)["status"])
+    return EXIT_OK
+
+
+def _print_document(document: dict) -> None:
+    error = document.get("error")
+    reason = f"  {error['code']}: {error['message']}" if error else ""
+    print(f"{document['document_id']}  {document['status']:<10} {document['filename']}{reason}")
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -97,6 +187,60 @@ def build_parser() -> argparse.ArgumentParser:
         help="warm worker processes per function (default: the number of CPUs, at least 2)",
     )
     run_parser.set_defaults(handler=run)
+
+    serve_parser = commands.add_parser(
+        "serve",
+        help="run the API, S3 and the pipeline on this machine (127.0.0.1 only)",
+        description="Starts the local cloud and serves docflow's HTTP API on 127.0.0.1, with an S3 endpoint "
+        "for the presigned URLs it hands out. Uploads start processing by themselves, through the same "
+        "EventBridge, SQS and ingest path as on AWS. Requests need Authorization: Bearer <token>, where the "
+        "token is DOCFLOW_API_TOKEN (comma-separate several for several callers) or, when it is unset, one "
+        "generated and printed at start.",
+        epilog="example: docflow serve --port 8000",
+    )
+    serve_parser.add_argument("--port", type=int, default=8000, help="the API's port (default: 8000)")
+    serve_parser.add_argument(
+        "--workdir", type=Path, default=None, metavar="DIR", help="keep logs here (default: a temporary folder)"
+    )
+    serve_parser.add_argument("--concurrency", type=positive_int, default=None, metavar="N",
+                              help="warm worker processes per function (default: the number of CPUs, at least 2)")
+    serve_parser.set_defaults(handler=serve)
+
+    client_options = argparse.ArgumentParser(add_help=False)
+    client_options.add_argument(
+        "--api", metavar="URL", help="the API's URL (default: $DOCFLOW_API_URL, else http://127.0.0.1:8000)"
+    )
+    client_options.add_argument(
+        "--token",
+        help="bearer token for docflow serve (default: $DOCFLOW_API_TOKEN); without one, requests are "
+        "signed with your AWS credentials, as the deployed API requires",
+    )
+    upload_parser = commands.add_parser(
+        "upload", parents=[client_options], help="upload files to docflow's API; processing starts by itself",
+        epilog="example: docflow upload report.pdf photo.jpg --wait",
+    )
+    upload_parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="files, or folders of files")
+    upload_parser.add_argument("--wait", action="store_true", help="wait until each document is processed")
+    upload_parser.set_defaults(handler=upload)
+
+    status_parser = commands.add_parser(
+        "status", parents=[client_options], help="show a document or a batch, as JSON"
+    )
+    status_parser.add_argument("id", metavar="ID", help="a document id or a batch id")
+    status_parser.set_defaults(handler=status)
+
+    batch_parser = commands.add_parser(
+        "batch", parents=[client_options], help="process uploaded documents as one batch, with one report",
+        description="Starts a batch over documents already uploaded; prints its id. With --wait, shows its "
+        "progress and exits 0 when it completed, 1 when it failed or was cancelled.",
+    )
+    batch_parser.add_argument("document_ids", nargs="+", metavar="ID", help="document ids from docflow upload")
+    batch_parser.add_argument("--wait", action="store_true", help="follow the batch to its end")
+    batch_parser.set_defaults(handler=batch)
+
+    cancel_parser = commands.add_parser("cancel", parents=[client_options], help="cancel a running batch")
+    cancel_parser.add_argument("batch_id", metavar="BATCH_ID")
+    cancel_parser.set_defaults(handler=cancel)
     return parser
 
 
@@ -108,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"docflow: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except BatchFailed as error:
+    except (BatchFailed, ApiError, TimeoutError) as error:
         print(f"docflow: {error}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

@@ -18,6 +18,15 @@ _PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
 
 
 @dataclass(frozen=True)
+class QueueSpec:
+    """The SQS queue a function consumes, with its dead-letter queue."""
+
+    batch_size: int
+    visibility_timeout_seconds: int
+    max_receive_count: int
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     name: str
     description: str
@@ -28,6 +37,7 @@ class FunctionSpec:
     timeout_seconds: int
     code_dir: Path  # functions/<name>: the folder Lambda's bundle is built from
     environment: Mapping[str, str] = field(default_factory=dict)
+    queue: QueueSpec | None = None
 
     @property
     def arn_placeholder(self) -> str:
@@ -53,6 +63,7 @@ def load_catalog(path: Path = CATALOG_PATH) -> list[FunctionSpec]:
                 timeout_seconds=int(merged["timeout_seconds"]),
                 environment=environment,
                 code_dir=path.parent / name,
+                queue=QueueSpec(**own["queue"]) if "queue" in own else None,
             )
         )
     return specs

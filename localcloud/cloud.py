@@ -19,12 +19,17 @@ from typing import Any
 
 import boto3
 
+from docflow.ingestion import upload_event_pattern
+from docflow.records import create_table
 from infra.catalog import FunctionSpec, load_catalog, state_machine_files, substitute
 from localcloud import asl_compat
+from localcloud.event_sources import QueuePoller
+from localcloud.s3_gateway import S3Gateway
 from localcloud.workers import FunctionPool, Invocation
 
 REGION = "us-east-1"
 BUCKET = "docflow-local-documents"
+TABLE = "docflow-local-records"
 # moto accepts any credentials; these keep boto3 from looking for real ones.
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 # What Lambda's runtime gives every function besides its own variables.
@@ -57,11 +62,16 @@ class LocalCloud:
         self.port = port or _free_port()
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
         self.bucket = BUCKET
+        self.table = TABLE
         self.functions: dict[str, FunctionSpec] = {spec.name: spec for spec in load_catalog()}
         self.function_arns: dict[str, str] = {}
         self.state_machines: dict[str, str] = {}
         self.pools: dict[str, FunctionPool] = {}
         self.faults = InjectedFaults()
+        self.queues: dict[str, str] = {}  # function name -> URL of the queue it consumes
+        self.dead_letter_queues: dict[str, str] = {}
+        self.pollers: list[QueuePoller] = []
+        self.s3_gateway: S3Gateway | None = None
         self._server = None
         self._saved_environment: dict[str, str | None] = {}
 
@@ -97,9 +107,15 @@ class LocalCloud:
             raise
 
     def stop(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
+        self.pollers.clear()
         with ThreadPoolExecutor() as stopping:  # each worker takes a moment to exit
             list(stopping.map(FunctionPool.close, self.pools.values()))
         self.pools.clear()
+        if self.s3_gateway is not None:
+            self.s3_gateway.stop()
+            self.s3_gateway = None
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -123,22 +139,30 @@ class LocalCloud:
     def _deploy(self) -> None:
         s3 = self.client("s3")
         s3.create_bucket(Bucket=self.bucket)
+        # S3 -> EventBridge, as the stack configures the bucket.
+        s3.put_bucket_notification_configuration(
+            Bucket=self.bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
+        create_table(self.client("dynamodb"), self.table)
         role = self.client("iam").create_role(
             RoleName="docflow-local", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
         )["Role"]["Arn"]
-        self._deploy_functions(role)
+        self._register_functions(role)
         self._deploy_state_machines(role)
+        # Clients reach S3 through the gateway, which checks presigned POSTs as S3 does.
+        self.s3_gateway = S3Gateway(self.endpoint_url, credentials=CREDENTIALS, region=REGION)
+        self.s3_gateway.start()
+        self._start_workers()
+        self._deploy_event_sources()
 
     def _resource_values(self) -> dict[str, str]:
-        values = {"DocumentsBucket": self.bucket}
+        values = {"DocumentsBucket": self.bucket, "RecordsTable": self.table}
         values.update({self.functions[name].arn_placeholder: arn for name, arn in self.function_arns.items()})
         values.update({f"{name.capitalize()}WorkflowArn": arn for name, arn in self.state_machines.items()})
         return values
 
-    def _deploy_functions(self, role: str) -> None:
+    def _register_functions(self, role: str) -> None:
         lambda_client = self.client("lambda")
-        logs = self.workdir / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
         # moto wants code to register a function; the code that runs is the worker's.
         placeholder = io.BytesIO()
         with zipfile.ZipFile(placeholder, "w") as archive:
@@ -155,6 +179,10 @@ class LocalCloud:
                 Architectures=[spec.architecture],
             )["FunctionArn"]
             self.function_arns[spec.name] = arn
+
+    def _start_workers(self) -> None:
+        logs = self.workdir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
         for spec in self.functions.values():
             self.pools[spec.name] = FunctionPool(
                 spec,
@@ -164,6 +192,34 @@ class LocalCloud:
             )
         for pool in self.pools.values():
             threading.Thread(target=pool.warm, daemon=True).start()
+
+    def _deploy_event_sources(self) -> None:
+        """S3 events -> EventBridge rule -> SQS queue (with its dead-letter queue) -> function,
+        for each function the catalog gives a queue."""
+        sqs, events = self.client("sqs"), self.client("events")
+        for spec in self.functions.values():
+            if spec.queue is None:
+                continue
+            name = deployed_name(spec.name)
+            dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+            dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(spec.queue.max_receive_count)}
+            url = sqs.create_queue(
+                QueueName=name,
+                Attributes={
+                    "VisibilityTimeout": str(spec.queue.visibility_timeout_seconds),
+                    "RedrivePolicy": json.dumps(redrive),
+                },
+            )["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            events.put_rule(Name=f"{name}-uploads", EventPattern=json.dumps(upload_event_pattern(self.bucket)))
+            events.put_targets(Rule=f"{name}-uploads", Targets=[{"Id": "queue", "Arn": arn}])
+            self.queues[spec.name], self.dead_letter_queues[spec.name] = url, dlq_url
+            poller = QueuePoller(
+                self.client("sqs"), url, arn, spec.queue.batch_size, lambda event, n=spec.name: self.invoke(n, event), REGION
+            )
+            poller.start()
+            self.pollers.append(poller)
 
     def _function_environment(self, spec: FunctionSpec) -> dict[str, str]:
         values = self._resource_values()
@@ -181,6 +237,9 @@ class LocalCloud:
             POWERTOOLS_TRACE_DISABLED="true",  # no X-Ray daemon here
             PYTHONPATH=str(Path(__file__).resolve().parent.parent),
         )
+        if spec.name == "api" and self.s3_gateway is not None:
+            # The URLs the API presigns are for clients, who reach S3 through the gateway.
+            environment["AWS_ENDPOINT_URL_S3"] = self.s3_gateway.url
         return environment
 
     def _deploy_state_machines(self, role: str) -> None:

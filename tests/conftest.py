@@ -16,21 +16,42 @@ os.environ.update(
     POWERTOOLS_METRICS_NAMESPACE="docflow",
     POWERTOOLS_SERVICE_NAME="docflow-tests",
     DOCFLOW_BUCKET="docflow-test-documents",
+    DOCFLOW_TABLE="docflow-test-records",
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
 
 
 @pytest.fixture
-def s3_store():
-    """A real S3ObjectStore on moto's in-process S3."""
+def aws():
+    """moto's in-process AWS with docflow's bucket and records table, as deployed."""
     from moto import mock_aws
 
-    from docflow.storage import S3ObjectStore
+    from docflow.records import create_table
 
     with mock_aws():
         import boto3
 
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=os.environ["DOCFLOW_BUCKET"])
-        yield S3ObjectStore(os.environ["DOCFLOW_BUCKET"], client)
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=os.environ["DOCFLOW_BUCKET"])
+        create_table(boto3.client("dynamodb", region_name="us-east-1"), os.environ["DOCFLOW_TABLE"])
+        yield
+
+
+@pytest.fixture
+def s3_store(aws):
+    """A real S3ObjectStore on moto's in-process S3."""
+    import boto3
+
+    from docflow.storage import S3ObjectStore
+
+    return S3ObjectStore(os.environ["DOCFLOW_BUCKET"], boto3.client("s3", region_name="us-east-1"))
+
+
+@pytest.fixture
+def record_store(aws):
+    """A real DynamoRecordStore on moto's in-process DynamoDB."""
+    import boto3
+
+    from docflow.records import DynamoRecordStore
+
+    return DynamoRecordStore(os.environ["DOCFLOW_TABLE"], boto3.client("dynamodb", region_name="us-east-1"))

@@ -74,12 +74,13 @@ def test_a_handler_exception_is_reported_by_class_name(pool):
 
 def test_every_catalog_function_has_a_handler_and_every_placeholder_a_value():
     specs = load_catalog()
-    assert {spec.name for spec in specs} >= {"detect", "extract", "thumbnail", "analyze", "record", "report"}
+    assert {spec.name for spec in specs} >= {"detect", "extract", "thumbnail", "analyze", "record", "report", "ingest", "api"}
+    resources = {name: "x" for name in ("DocumentsBucket", "RecordsTable", "DocumentWorkflowArn", "BatchWorkflowArn")}
     for spec in specs:
         module, _, function = spec.handler.rpartition(".")
         assert (spec.code_dir / f"{module}.py").is_file(), spec.name
         assert f"def {function}(" in (spec.code_dir / f"{module}.py").read_text()
-        assert substitute(json.dumps(dict(spec.environment)), {"DocumentsBucket": "b"})
+        assert substitute(json.dumps(dict(spec.environment)), resources)
 
 
 def test_substitute_refuses_to_leave_a_placeholder_unfilled():

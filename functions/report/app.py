@@ -4,11 +4,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from docflow.events import BatchRef
+from docflow.records import DynamoRecordStore
 from docflow.reporting import READERS, write_batch_report
 from docflow.runtime import logger, metrics, step
 from docflow.storage import S3ObjectStore
 
 store = S3ObjectStore.from_environment(connections=READERS)
+records = DynamoRecordStore.from_environment()
 
 
 @step(BatchRef)
@@ -16,6 +18,8 @@ def handler(batch: BatchRef, context: LambdaContext) -> dict:
     logger.append_keys(batch_id=batch.batch_id)
     report = write_batch_report(store, batch.batch_id, batch.manifest_key, batch.started_at)
     summary = report.summary
+    # A batch cancelled meanwhile stays cancelled; one the API did not start has no record.
+    records.finish_batch(batch.batch_id, "completed", summary["finished_at"], summary=summary, report_key=report.report_key)
     for name, field in (
         ("BatchDocuments", "total_documents"),
         ("BatchDocumentsSucceeded", "succeeded"),

@@ -1,0 +1,103 @@
+"""The API's request and response bodies: validated on the way in and out, and the
+source of the OpenAPI document at /openapi.json."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", examples=["3f2b9c0d5a6e4f1b8c7d6e5f4a3b2c1d"])]
+DocumentStatus = Literal["pending", "processing", "succeeded", "failed", "skipped"]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UploadRequest(_Body):
+    filename: str = Field(min_length=1, max_length=1024, examples=["report.pdf"])
+    content_type: str = Field(min_length=1, max_length=255, examples=["application/pdf"])
+    size: int | None = Field(None, ge=0, description="The file's size in bytes, to be refused early when too large")
+
+
+class PresignedPost(BaseModel):
+    url: str
+    fields: dict[str, str] = Field(description="Form fields to send before the file, as they are")
+
+
+class UploadCreated(BaseModel):
+    document_id: Id
+    upload: PresignedPost
+    expires_in: int = Field(description="Seconds the upload form stays valid")
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+
+
+class Results(BaseModel):
+    mime_type: str | None
+    kind: str | None
+    size_bytes: int | None
+    extension_mismatch: bool | None
+    page_count: int | None
+    word_count: int | None
+    keywords: list[dict[str, Any]] | None
+    sentiment: dict[str, Any] | None
+    reading_time_minutes: float | None
+    partial: bool | None
+
+
+class Document(BaseModel):
+    document_id: Id
+    filename: str
+    content_type: str
+    status: DocumentStatus
+    created_at: str
+    updated_at: str
+    results: Results | None
+    error: ErrorInfo | None
+    thumbnail_url: str | None = None
+    text_url: str | None = None
+
+
+class DocumentPage(BaseModel):
+    documents: list[Document]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last")
+
+
+class Processing(BaseModel):
+    document_id: Id
+    status: DocumentStatus
+
+
+class BatchRequest(_Body):
+    document_ids: list[Id] = Field(min_length=1, max_length=10_000)
+
+
+class BatchStarted(BaseModel):
+    batch_id: Id
+    status: Literal["running"]
+    total: int
+
+
+class Progress(BaseModel):
+    total: int
+    done: int
+    failed: int
+
+
+class Batch(BaseModel):
+    batch_id: Id
+    status: Literal["running", "completed", "failed", "cancelled"]
+    progress: Progress
+    created_at: str
+    updated_at: str
+    summary: dict[str, Any] | None
+    report_url: str | None
+
+
+class Health(BaseModel):
+    status: Literal["ok"]

@@ -1,0 +1,60 @@
+"""ingest: an upload landed in S3; start its document workflow, once.
+
+S3 and EventBridge deliver at least once, and SQS redelivers what a failed invocation did
+not finish, so the same upload can arrive several times. The execution is named after the
+upload's identity (key, ETag, version): Step Functions refuses a second execution of a
+name, so every delivery after the first starts nothing."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Literal
+
+from docflow.records import RecordStore
+from docflow.service import workflow_input
+from docflow.workflows import Workflows
+
+Ingested = Literal["started", "repeated", "unknown"]
+
+
+@dataclass(frozen=True)
+class Upload:
+    key: str
+    etag: str
+    version_id: str | None = None
+
+    @property
+    def document_id(self) -> str | None:
+        """uploads/<document_id>/<name>: the id the API gave the upload, if the key has one."""
+        parts = self.key.split("/")
+        return parts[1] if len(parts) == 3 and parts[0] == "uploads" and parts[1] else None
+
+    def execution_name(self) -> str:
+        identity = f"{self.key}\n{self.etag}\n{self.version_id or ''}".encode()
+        return f"{self.document_id}-{hashlib.sha256(identity).hexdigest()[:16]}"
+
+
+def ingest(records: RecordStore, workflows: Workflows, upload: Upload, now: str) -> Ingested:
+    document_id = upload.document_id
+    record = records.get_document(document_id) if document_id else None
+    if record is None or record.key != upload.key:
+        # Only the API hands out upload keys, and it records each one first; an object
+        # without a record was written some other way and is not docflow's to process.
+        return "unknown"
+    run = upload.execution_name()
+    first = records.start_processing(record.document_id, run, now)
+    # Started even when the record says this run began: an earlier delivery may have
+    # marked it and then failed before starting it. The name makes a repeat a no-op.
+    workflows.start_document(run, workflow_input(record))
+    return "started" if first else "repeated"
+
+
+def upload_event_pattern(bucket: str) -> dict:
+    """The EventBridge pattern of the events ingest consumes: objects created under
+    uploads/ in the documents bucket. The CDK stack and the local cloud both use it."""
+    return {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": "uploads/"}]}},
+    }

@@ -1,0 +1,381 @@
+"""Document and batch records: who owns what, and where each stands.
+
+The records live in one DynamoDB table (TABLE_SCHEMA, which the CDK stack and the local
+cloud both create). A document's record is written as `pending` when its upload is
+presigned, becomes `processing` when its workflow starts, and ends `succeeded`, `failed`
+or `skipped` when the record step writes its outcome. A batch's record counts its
+documents' outcomes as they arrive, so progress is one read, whatever the batch's size.
+
+Items: DOC#<id>/DOC (a document), BATCH#<id>/BATCH (a batch), BATCH#<id>/DOC#<id> (a
+document's outcome was counted in the batch: the mark that keeps a retried record step
+from counting it twice). The by_owner index lists a caller's documents or batches,
+newest first.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol
+
+DocumentStatus = Literal["pending", "processing", "succeeded", "failed", "skipped"]
+BatchStatus = Literal["running", "completed", "failed", "cancelled"]
+DOCUMENT_STATUSES: tuple[str, ...] = ("pending", "processing", "succeeded", "failed", "skipped")
+TERMINAL_STATUSES = frozenset({"succeeded", "failed", "skipped"})
+
+OWNER_INDEX = "by_owner"
+# The one table layout; infra/ deploys it and the local cloud creates it from this.
+TABLE_SCHEMA: dict[str, Any] = {
+    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    "AttributeDefinitions": [
+        {"AttributeName": "pk", "AttributeType": "S"},
+        {"AttributeName": "sk", "AttributeType": "S"},
+        {"AttributeName": "owner_key", "AttributeType": "S"},
+        {"AttributeName": "created_at", "AttributeType": "S"},
+    ],
+    "GlobalSecondaryIndexes": [
+        {
+            "IndexName": OWNER_INDEX,
+            "KeySchema": [
+                {"AttributeName": "owner_key", "KeyType": "HASH"},
+                {"AttributeName": "created_at", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+TTL_ATTRIBUTE = "expires_at"
+
+
+class InvalidCursor(ValueError):
+    """A page cursor that this service did not hand out (or not to this caller)."""
+
+
+@dataclass
+class DocumentRecord:
+    document_id: str
+    owner: str
+    filename: str
+    key: str
+    content_type: str
+    status: DocumentStatus
+    created_at: str
+    updated_at: str
+    # The outcome the record step wrote (docflow.outcome.DocumentResult), once there is one.
+    result: dict[str, Any] | None = None
+    error: dict[str, str] | None = None
+    # The processing run last started: an upload's identity, or a re-run's name. A new
+    # upload to the same key starts anew; the same upload's event delivered twice does not.
+    run_id: str | None = None
+
+
+@dataclass
+class BatchRecord:
+    batch_id: str
+    owner: str
+    total: int
+    manifest_key: str
+    status: BatchStatus
+    created_at: str
+    updated_at: str
+    execution_arn: str | None = None
+    done: int = 0
+    failed: int = 0
+    report_key: str | None = None
+    summary: dict[str, Any] | None = field(default=None)
+
+
+class RecordStore(Protocol):
+    def create_document(self, record: DocumentRecord) -> None: ...
+
+    def get_document(self, document_id: str) -> DocumentRecord | None: ...
+
+    def get_documents(self, document_ids: list[str]) -> dict[str, DocumentRecord]:
+        """The records that exist among `document_ids`, by id."""
+
+    def list_documents(
+        self, owner: str, *, status: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[DocumentRecord], str | None]:
+        """The owner's documents, newest first, and the cursor of the next page (None at the end)."""
+
+    def start_processing(self, document_id: str, run_id: str, now: str) -> bool:
+        """Marks the document `processing` for this run; False when this run was already
+        started (a duplicated event) or the document has no record."""
+
+    def record_result(self, document_id: str, result: dict[str, Any], now: str) -> bool:
+        """Stores a workflow's outcome on the document's record; False when there is no
+        record (a document uploaded without the API)."""
+
+    def create_batch(self, record: BatchRecord) -> None: ...
+
+    def get_batch(self, batch_id: str) -> BatchRecord | None: ...
+
+    def set_batch_execution(self, batch_id: str, execution_arn: str) -> None: ...
+
+    def count_in_batch(self, batch_id: str, document_id: str, failed: bool, now: str) -> bool:
+        """Adds one document's outcome to the batch's progress, once per document; False
+        when it was counted before or the batch has no record."""
+
+    def finish_batch(self, batch_id: str, status: BatchStatus, now: str, **fields: Any) -> bool:
+        """Ends a running batch; False when it had already ended (cancelled, say)."""
+
+
+def document_pk(document_id: str) -> dict[str, dict[str, str]]:
+    return {"pk": {"S": f"DOC#{document_id}"}, "sk": {"S": "DOC"}}
+
+
+def batch_pk(batch_id: str) -> dict[str, dict[str, str]]:
+    return {"pk": {"S": f"BATCH#{batch_id}"}, "sk": {"S": "BATCH"}}
+
+
+def encode_cursor(last_key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError) as error:
+        raise InvalidCursor("The cursor is not one this service handed out.") from error
+    if not isinstance(decoded, dict):
+        raise InvalidCursor("The cursor is not one this service handed out.")
+    return decoded
+
+
+class DynamoRecordStore:
+    """RecordStore on one DynamoDB table, through the low-level client: the items are
+    written as plain strings and numbers, and the outcome as one JSON string, so no float
+    ever has to become a Decimal."""
+
+    def __init__(self, table: str, client: Any = None):
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            client = boto3.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+        self.table = table
+        self.client = client
+        self._errors = client.exceptions
+
+    @classmethod
+    def from_environment(cls) -> DynamoRecordStore:
+        import os
+
+        return cls(os.environ["DOCFLOW_TABLE"])
+
+    # -- documents ----------------------------------------------------------------------
+
+    def create_document(self, record: DocumentRecord) -> None:
+        item = {
+            **document_pk(record.document_id),
+            "owner_key": {"S": f"{record.owner}#document"},
+            **_attributes(asdict(record)),
+        }
+        self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+
+    def get_document(self, document_id: str) -> DocumentRecord | None:
+        item = self.client.get_item(TableName=self.table, Key=document_pk(document_id), ConsistentRead=True).get("Item")
+        return _document(item) if item else None
+
+    def get_documents(self, document_ids: list[str]) -> dict[str, DocumentRecord]:
+        found: dict[str, DocumentRecord] = {}
+        unique = list(dict.fromkeys(document_ids))
+        for start in range(0, len(unique), 100):  # BatchGetItem's limit
+            pending: dict[str, Any] = {
+                self.table: {"Keys": [document_pk(i) for i in unique[start : start + 100]], "ConsistentRead": True}
+            }
+            while pending:
+                response = self.client.batch_get_item(RequestItems=pending)
+                for item in response["Responses"].get(self.table, []):
+                    record = _document(item)
+                    found[record.document_id] = record
+                pending = response.get("UnprocessedKeys") or {}
+        return found
+
+    def list_documents(
+        self, owner: str, *, status: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[DocumentRecord], str | None]:
+        query: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": OWNER_INDEX,
+            "KeyConditionExpression": "owner_key = :owner",
+            "ExpressionAttributeValues": {":owner": {"S": f"{owner}#document"}},
+            "ScanIndexForward": False,
+        }
+        if status:
+            query["FilterExpression"] = "#status = :status"
+            query["ExpressionAttributeNames"] = {"#status": "status"}
+            query["ExpressionAttributeValues"][":status"] = {"S": status}
+        start = decode_cursor(cursor) if cursor else None
+        if start is not None and start.get("owner_key") != {"S": f"{owner}#document"}:
+            raise InvalidCursor("The cursor is not one this service handed out.")
+        records: list[DocumentRecord] = []
+        # A filter applies after DynamoDB's page is read, so a page can come back short:
+        # read on until the page is full or the index ends.
+        while len(records) < limit:
+            page = dict(query, Limit=limit - len(records))
+            if start:
+                page["ExclusiveStartKey"] = start
+            response = self.client.query(**page)
+            records.extend(_document(item) for item in response["Items"])
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                break
+        return records, encode_cursor(start) if start else None
+
+    def start_processing(self, document_id: str, run_id: str, now: str) -> bool:
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=document_pk(document_id),
+                UpdateExpression="SET #status = :processing, run_id = :run, updated_at = :now REMOVE #error",
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(run_id) OR run_id <> :run)",
+                ExpressionAttributeNames={"#status": "status", "#error": "error"},
+                ExpressionAttributeValues={
+                    ":processing": {"S": "processing"},
+                    ":run": {"S": run_id},
+                    ":now": {"S": now},
+                },
+            )
+            return True
+        except self._errors.ConditionalCheckFailedException:
+            return False
+
+    def record_result(self, document_id: str, result: dict[str, Any], now: str) -> bool:
+        error = result.get("error")
+        values: dict[str, Any] = {
+            ":status": {"S": result["status"]},
+            ":result": {"S": json.dumps(result, separators=(",", ":"))},
+            ":now": {"S": now},
+        }
+        expression = "SET #status = :status, #result = :result, updated_at = :now"
+        if error:
+            expression += ", #error = :error"
+            values[":error"] = {"S": json.dumps(error)}
+        else:
+            expression += " REMOVE #error"
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=document_pk(document_id),
+                UpdateExpression=expression,
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#status": "status", "#result": "result", "#error": "error"},
+                ExpressionAttributeValues=values,
+            )
+            return True
+        except self._errors.ConditionalCheckFailedException:
+            return False
+
+    # -- batches ----------------------------------------------------------------------------
+
+    def create_batch(self, record: BatchRecord) -> None:
+        item = {**batch_pk(record.batch_id), "owner_key": {"S": f"{record.owner}#batch"}, **_attributes(asdict(record))}
+        self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+
+    def get_batch(self, batch_id: str) -> BatchRecord | None:
+        item = self.client.get_item(TableName=self.table, Key=batch_pk(batch_id), ConsistentRead=True).get("Item")
+        return _batch(item) if item else None
+
+    def set_batch_execution(self, batch_id: str, execution_arn: str) -> None:
+        self.client.update_item(
+            TableName=self.table,
+            Key=batch_pk(batch_id),
+            UpdateExpression="SET execution_arn = :arn",
+            ExpressionAttributeValues={":arn": {"S": execution_arn}},
+        )
+
+    def count_in_batch(self, batch_id: str, document_id: str, failed: bool, now: str) -> bool:
+        mark = {"pk": {"S": f"BATCH#{batch_id}"}, "sk": {"S": f"DOC#{document_id}"}}
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self.table, "Item": mark, "ConditionExpression": "attribute_not_exists(pk)"}},
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": batch_pk(batch_id),
+                            "UpdateExpression": "ADD done :one, failed :failed SET updated_at = :now",
+                            "ConditionExpression": "attribute_exists(pk)",
+                            "ExpressionAttributeValues": {
+                                ":one": {"N": "1"},
+                                ":failed": {"N": "1" if failed else "0"},
+                                ":now": {"S": now},
+                            },
+                        }
+                    },
+                ]
+            )
+            return True
+        except self._errors.TransactionCanceledException:
+            return False
+
+    def finish_batch(self, batch_id: str, status: BatchStatus, now: str, **fields: Any) -> bool:
+        names = {"#status": "status"}
+        values = {":status": {"S": status}, ":running": {"S": "running"}, ":now": {"S": now}}
+        assignments = ["#status = :status", "updated_at = :now"]
+        for name, value in fields.items():
+            names[f"#{name}"] = name
+            values[f":{name}"] = _attribute(value)
+            assignments.append(f"#{name} = :{name}")
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=batch_pk(batch_id),
+                UpdateExpression="SET " + ", ".join(assignments),
+                ConditionExpression="#status = :running",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+            return True
+        except self._errors.ConditionalCheckFailedException:
+            return False
+
+
+# -- item encoding: strings, numbers, and JSON for anything nested -------------------------
+
+_JSON_FIELDS = {"result", "error", "summary"}
+
+
+def _attribute(value: Any) -> dict[str, str]:
+    if isinstance(value, bool) or isinstance(value, (dict, list)):
+        return {"S": json.dumps(value, separators=(",", ":"))}
+    if isinstance(value, int):
+        return {"N": str(value)}
+    return {"S": str(value)}
+
+
+def _attributes(values: dict[str, Any]) -> dict[str, Any]:
+    return {name: _attribute(value) for name, value in values.items() if value is not None}
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    plain: dict[str, Any] = {}
+    for name, typed in item.items():
+        if "N" in typed:
+            plain[name] = int(typed["N"])
+        elif name in _JSON_FIELDS:
+            plain[name] = json.loads(typed["S"])
+        else:
+            plain[name] = typed.get("S")
+    return plain
+
+
+def _document(item: dict[str, Any]) -> DocumentRecord:
+    plain = _plain(item)
+    return DocumentRecord(**{name: plain.get(name) for name in DocumentRecord.__dataclass_fields__})
+
+
+def _batch(item: dict[str, Any]) -> BatchRecord:
+    plain = _plain(item)
+    fields = {name: plain[name] for name in BatchRecord.__dataclass_fields__ if name in plain}
+    return BatchRecord(**fields)
+
+
+def create_table(client: Any, name: str) -> None:
+    """Creates the records table as TABLE_SCHEMA describes it (the local cloud and tests)."""
+    client.create_table(TableName=name, **TABLE_SCHEMA)
+    client.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})

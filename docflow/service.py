@@ -1,0 +1,292 @@
+"""What the API does, as plain functions of an owner and a request: no HTTP, no boto3.
+
+functions/api/ turns HTTP into calls of DocflowService and its errors into JSON answers;
+tests call DocflowService directly. Every operation is scoped to its caller: a document or
+batch of someone else's is answered exactly like one that does not exist."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from docflow import keys
+from docflow.records import (
+    TERMINAL_STATUSES,
+    BatchRecord,
+    DocumentRecord,
+    InvalidCursor,
+    RecordStore,
+)
+from docflow.storage import ObjectStore, Presigner
+from docflow.workflows import Workflows
+
+# What docflow processes, by the content type a client declares; the bytes are checked
+# again by detect, which goes by content, not by this.
+ALLOWED_CONTENT_TYPES = frozenset(
+    {"application/pdf", "image/png", "image/jpeg", "image/webp", "image/gif", "image/tiff"}
+)
+MAX_BATCH_DOCUMENTS = 10_000
+MAX_PRESIGN_SECONDS = 15 * 60
+# Execution states that end a batch, and the status the batch then has.
+_ENDED_EXECUTIONS = {"FAILED": "failed", "TIMED_OUT": "failed", "ABORTED": "cancelled"}
+
+
+class ServiceError(Exception):
+    """An answer for the caller: an HTTP status, a stable code and a human message."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(ServiceError):
+    status, code = 404, "not_found"
+
+
+class Conflict(ServiceError):
+    status, code = 409, "conflict"
+
+
+class TooLarge(ServiceError):
+    status, code = 413, "file_too_large"
+
+
+class UnsupportedMediaType(ServiceError):
+    status, code = 415, "unsupported_type"
+
+
+class InvalidRequest(ServiceError):
+    status, code = 422, "invalid_request"
+
+
+@dataclass(frozen=True)
+class Settings:
+    max_upload_bytes: int = 50 * 1024 * 1024
+    upload_expiry_seconds: int = MAX_PRESIGN_SECONDS
+    download_expiry_seconds: int = MAX_PRESIGN_SECONDS
+
+    @classmethod
+    def from_environment(cls) -> Settings:
+        defaults = cls()
+        return cls(
+            max_upload_bytes=int(os.environ.get("DOCFLOW_MAX_UPLOAD_BYTES", defaults.max_upload_bytes)),
+            # S3 would honour a longer expiry; docflow's promise is 15 minutes at most.
+            upload_expiry_seconds=min(
+                MAX_PRESIGN_SECONDS, int(os.environ.get("DOCFLOW_UPLOAD_EXPIRY_SECONDS", defaults.upload_expiry_seconds))
+            ),
+            download_expiry_seconds=min(
+                MAX_PRESIGN_SECONDS,
+                int(os.environ.get("DOCFLOW_DOWNLOAD_EXPIRY_SECONDS", defaults.download_expiry_seconds)),
+            ),
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _timestamp(moment: datetime) -> str:
+    # Microseconds keep the owner index's order stable for uploads made in one second.
+    return moment.isoformat(timespec="microseconds")
+
+
+@dataclass
+class DocflowService:
+    records: RecordStore
+    store: ObjectStore
+    presigner: Presigner
+    workflows: Workflows
+    settings: Settings = field(default_factory=Settings)
+    clock: Callable[[], datetime] = _now
+    new_id: Callable[[], str] = lambda: uuid.uuid4().hex
+
+    # -- documents ----------------------------------------------------------------------
+
+    def create_upload(self, owner: str, filename: str, content_type: str, size: int | None) -> dict[str, Any]:
+        content_type = content_type.split(";")[0].strip().lower()
+        if content_type not in ALLOWED_CONTENT_TYPES:
+            allowed = ", ".join(sorted(ALLOWED_CONTENT_TYPES))
+            raise UnsupportedMediaType(f"{content_type or 'This content type'} is not accepted; send one of {allowed}.")
+        limit = self.settings.max_upload_bytes
+        if size is not None and size > limit:
+            raise TooLarge(f"The file is {size:,} bytes; the limit is {limit:,} bytes.")
+        document_id = self.new_id()
+        key = keys.upload_key(document_id, filename)
+        now = _timestamp(self.clock())
+        self.records.create_document(
+            DocumentRecord(
+                document_id=document_id,
+                owner=owner,
+                filename=filename,
+                key=key,
+                content_type=content_type,
+                status="pending",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        expires_in = self.settings.upload_expiry_seconds
+        upload = self.presigner.presign_upload(key, content_type, limit, expires_in)
+        return {"document_id": document_id, "upload": upload, "expires_in": expires_in}
+
+    def get_document(self, owner: str, document_id: str) -> dict[str, Any]:
+        return self._document_view(self._own_document(owner, document_id))
+
+    def list_documents(self, owner: str, status: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
+        try:
+            records, next_cursor = self.records.list_documents(owner, status=status, limit=limit, cursor=cursor)
+        except InvalidCursor as error:
+            raise InvalidRequest(str(error)) from error
+        return {"documents": [self._document_view(record, urls=False) for record in records], "next_cursor": next_cursor}
+
+    def process_document(self, owner: str, document_id: str) -> dict[str, Any]:
+        """Runs the document workflow again on the stored upload."""
+        record = self._own_document(owner, document_id)
+        if record.status == "pending":
+            raise Conflict("The document has not been uploaded yet.")
+        if record.status == "processing":
+            raise Conflict("The document is being processed; wait for it to finish.")
+        run = f"{document_id}-run-{self.new_id()[:12]}"
+        self.records.start_processing(document_id, run, _timestamp(self.clock()))
+        self.workflows.start_document(run, workflow_input(record))
+        return {"document_id": document_id, "status": "processing"}
+
+    # -- batches ----------------------------------------------------------------------------
+
+    def create_batch(self, owner: str, document_ids: list[str]) -> dict[str, Any]:
+        unique = list(dict.fromkeys(document_ids))
+        if not 1 <= len(unique) <= MAX_BATCH_DOCUMENTS:
+            raise InvalidRequest(f"A batch holds 1 to {MAX_BATCH_DOCUMENTS:,} documents.")
+        found = self.records.get_documents(unique)
+        unknown = [i for i in unique if i not in found or found[i].owner != owner]
+        if unknown:
+            raise NotFound(f"No such documents: {_some(unknown)}.")
+        pending = [i for i in unique if found[i].status == "pending"]
+        if pending:
+            raise Conflict(f"Not uploaded yet: {_some(pending)}.")
+        batch_id = self.new_id()
+        manifest_key = keys.manifest_key(batch_id)
+        self.store.put_json(manifest_key, [workflow_input(found[i]) for i in unique])
+        now = _timestamp(self.clock())
+        self.records.create_batch(
+            BatchRecord(
+                batch_id=batch_id,
+                owner=owner,
+                total=len(unique),
+                manifest_key=manifest_key,
+                status="running",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        execution = self.workflows.start_batch(batch_id, {"batch_id": batch_id, "manifest_key": manifest_key})
+        self.records.set_batch_execution(batch_id, execution)
+        return {"batch_id": batch_id, "status": "running", "total": len(unique)}
+
+    def get_batch(self, owner: str, batch_id: str) -> dict[str, Any]:
+        record = self._own_batch(owner, batch_id)
+        if record.status == "running" and record.execution_arn:
+            record = self._settle(record)
+        return self._batch_view(record)
+
+    def cancel_batch(self, owner: str, batch_id: str) -> dict[str, Any]:
+        record = self._own_batch(owner, batch_id)
+        if record.status != "running":
+            raise Conflict(f"The batch has already ended: it is {record.status}.")
+        if record.execution_arn:
+            self.workflows.stop(record.execution_arn, cause=f"Cancelled by {owner}")
+        if not self.records.finish_batch(batch_id, "cancelled", _timestamp(self.clock())):
+            # The report landed between our read and the stop: the batch completed.
+            raise Conflict("The batch finished before it could be cancelled.")
+        return self.get_batch(owner, batch_id)
+
+    # -- views and helpers ------------------------------------------------------------------
+
+    def _own_document(self, owner: str, document_id: str) -> DocumentRecord:
+        record = self.records.get_document(document_id)
+        if record is None or record.owner != owner:
+            raise NotFound(f"No document {document_id}.")
+        return record
+
+    def _own_batch(self, owner: str, batch_id: str) -> BatchRecord:
+        record = self.records.get_batch(batch_id)
+        if record is None or record.owner != owner:
+            raise NotFound(f"No batch {batch_id}.")
+        return record
+
+    def _settle(self, record: BatchRecord) -> BatchRecord:
+        """A batch whose execution ended without its report (it failed, timed out or was
+        stopped elsewhere) takes its status from the execution."""
+        ended = _ENDED_EXECUTIONS.get(self.workflows.status(record.execution_arn))
+        if ended and self.records.finish_batch(record.batch_id, ended, _timestamp(self.clock())):
+            return self.records.get_batch(record.batch_id) or record
+        return record
+
+    def _document_view(self, record: DocumentRecord, urls: bool = True) -> dict[str, Any]:
+        result = record.result if record.status in TERMINAL_STATUSES else None
+        view: dict[str, Any] = {
+            "document_id": record.document_id,
+            "filename": record.filename,
+            "content_type": record.content_type,
+            "status": record.status,
+            "created_at": record.created_at,
+            "updated_at": record.updated_at,
+            "results": _results(result) if result else None,
+            "error": record.error if record.status in ("failed", "skipped") else None,
+        }
+        if urls:
+            expires = self.settings.download_expiry_seconds
+            for name, key in (("thumbnail_url", "thumbnail_key"), ("text_url", "text_key")):
+                found = (result or {}).get(key)
+                view[name] = self.presigner.presign_download(found, expires) if found else None
+        return view
+
+    def _batch_view(self, record: BatchRecord) -> dict[str, Any]:
+        completed = record.status == "completed" and record.report_key
+        return {
+            "batch_id": record.batch_id,
+            "status": record.status,
+            "progress": {"total": record.total, "done": record.done, "failed": record.failed},
+            "created_at": record.created_at,
+            "updated_at": record.updated_at,
+            "summary": record.summary,
+            "report_url": (
+                self.presigner.presign_download(record.report_key, self.settings.download_expiry_seconds)
+                if completed
+                else None
+            ),
+        }
+
+
+def workflow_input(record: DocumentRecord) -> dict[str, str]:
+    """What the document workflow starts from: references only."""
+    return {"document_id": record.document_id, "key": record.key, "filename": record.filename}
+
+
+_RESULT_FIELDS = (
+    "mime_type",
+    "kind",
+    "size_bytes",
+    "extension_mismatch",
+    "page_count",
+    "word_count",
+    "keywords",
+    "sentiment",
+    "reading_time_minutes",
+    "partial",
+)
+
+
+def _results(result: dict[str, Any]) -> dict[str, Any]:
+    return {name: result.get(name) for name in _RESULT_FIELDS}
+
+
+def _some(ids: list[str], shown: int = 5) -> str:
+    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+    return ", ".join(ids[:shown]) + more

@@ -1,0 +1,95 @@
+"""Starting, watching and stopping the state machines, behind a small protocol.
+
+Executions are always named by the caller: a name is what makes a start idempotent (Step
+Functions refuses a second execution of the same name), and what finds it again."""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from typing import Any, Iterator, Literal, Protocol
+
+from docflow.errors import TransientError
+
+ExecutionStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]
+
+# Step Functions' answers that say "not now" rather than "never".
+THROTTLING_CODES = frozenset(
+    {"ThrottlingException", "ExecutionLimitExceeded", "ServiceUnavailable", "InternalFailure", "RequestTimeout"}
+)
+
+
+class Throttled(TransientError):
+    """Step Functions is refusing new executions for now; the caller may try again later."""
+
+    code = "throttled"
+    advice = "docflow is busy; try again in a few seconds."
+
+
+class Workflows(Protocol):
+    def start_document(self, name: str, document: dict[str, Any]) -> str:
+        """Starts the document workflow on {document_id, key, filename}; returns the
+        execution's ARN. Starting a name that exists already starts nothing new."""
+
+    def start_batch(self, name: str, batch: dict[str, Any]) -> str: ...
+
+    def status(self, execution_arn: str) -> ExecutionStatus: ...
+
+    def stop(self, execution_arn: str, cause: str) -> None: ...
+
+
+class StepFunctionsWorkflows:
+    def __init__(self, document_workflow_arn: str, batch_workflow_arn: str, client: Any = None):
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            client = boto3.client("stepfunctions", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+        self.document_workflow_arn = document_workflow_arn
+        self.batch_workflow_arn = batch_workflow_arn
+        self.client = client
+
+    @classmethod
+    def from_environment(cls) -> StepFunctionsWorkflows:
+        return cls(os.environ["DOCFLOW_DOCUMENT_WORKFLOW_ARN"], os.environ["DOCFLOW_BATCH_WORKFLOW_ARN"])
+
+    def start_document(self, name: str, document: dict[str, Any]) -> str:
+        return self._start(self.document_workflow_arn, name, document)
+
+    def start_batch(self, name: str, batch: dict[str, Any]) -> str:
+        return self._start(self.batch_workflow_arn, name, batch)
+
+    def status(self, execution_arn: str) -> ExecutionStatus:
+        with _throttling_is_transient():
+            return self.client.describe_execution(executionArn=execution_arn)["status"]
+
+    def stop(self, execution_arn: str, cause: str) -> None:
+        with _throttling_is_transient():
+            self.client.stop_execution(executionArn=execution_arn, error="Cancelled", cause=cause)
+
+    def _start(self, state_machine_arn: str, name: str, execution_input: dict[str, Any]) -> str:
+        with _throttling_is_transient():
+            try:
+                return self.client.start_execution(
+                    stateMachineArn=state_machine_arn, name=name, input=json.dumps(execution_input)
+                )["executionArn"]
+            except self.client.exceptions.ExecutionAlreadyExists:
+                # Same name: this start already happened. Its ARN is derived from the name.
+                return execution_arn(state_machine_arn, name)
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """arn:aws:states:<region>:<account>:stateMachine:<machine> -> ...:execution:<machine>:<name>"""
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+
+
+@contextmanager
+def _throttling_is_transient() -> Iterator[None]:
+    try:
+        yield
+    except Exception as error:
+        response = getattr(error, "response", None)
+        if isinstance(response, dict) and response.get("Error", {}).get("Code") in THROTTLING_CODES:
+            raise Throttled("Step Functions is throttling requests") from error
+        raise

@@ -1,0 +1,182 @@
+"""api: docflow's HTTP API on API Gateway (REST, IAM auth), one Lambda behind every route.
+
+Routes parse and validate, then call docflow.service; ServiceError and validation errors
+become JSON {"error": {"code", "message"}} with their status. The caller is whoever API
+Gateway authenticated (docflow serve puts its local caller in the same place)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from docflow.api_models import (
+    Batch,
+    BatchRequest,
+    BatchStarted,
+    Document,
+    DocumentPage,
+    DocumentStatus,
+    Health,
+    Processing,
+    UploadCreated,
+    UploadRequest,
+)
+from docflow.records import DynamoRecordStore
+from docflow.runtime import logger, metrics, tracer
+from docflow.service import DocflowService, ServiceError, Settings
+from docflow.storage import S3ObjectStore
+from docflow.workflows import StepFunctionsWorkflows, Throttled
+
+store = S3ObjectStore.from_environment()
+service = DocflowService(
+    records=DynamoRecordStore.from_environment(),
+    store=store,
+    presigner=store,
+    workflows=StepFunctionsWorkflows.from_environment(),
+    settings=Settings.from_environment(),
+)
+
+app = APIGatewayRestResolver(enable_validation=True)
+app.configure_openapi(
+    title="docflow",
+    version="1.0.0",
+    description="Upload PDFs and images, follow their processing, and combine them into batch reports.",
+)
+app.enable_swagger(path="/docs", title="docflow")
+PUBLIC_PATHS = frozenset({"/health"})
+
+
+def error(status: int, code: str, message: str, headers: dict | None = None) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body={"error": {"code": code, "message": message}},
+        headers=headers,
+    )
+
+
+def caller() -> str:
+    """The authenticated caller: an IAM principal's ARN, or a Cognito user's sub."""
+    return app.context["caller"]
+
+
+def require_caller(app: APIGatewayRestResolver, next_middleware):
+    if app.current_event.path in PUBLIC_PATHS:
+        return next_middleware(app)
+    context = app.current_event.request_context
+    principal = context.identity.user_arn or (context.authorizer.claims or {}).get("sub")
+    if not principal:
+        return error(401, "unauthorized", "Sign the request: this API needs an authenticated caller.")
+    app.append_context(caller=principal)
+    return next_middleware(app)
+
+
+def require_json(app: APIGatewayRestResolver, next_middleware):
+    """A body must be JSON: a form-encoded one (curl -d without a Content-Type) would
+    otherwise be read as form fields and fail validation in a confusing way."""
+    event = app.current_event
+    content_type = (event.headers or {}).get("content-type") or (event.headers or {}).get("Content-Type") or ""
+    if event.body and not content_type.split(";")[0].strip().lower().endswith("json"):
+        return error(415, "unsupported_media_type", "Send the body as JSON, with Content-Type: application/json.")
+    return next_middleware(app)
+
+
+app.use(middlewares=[require_caller, require_json])
+
+
+@app.get("/health")
+def health() -> Health:
+    return Health(status="ok")
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi() -> Response:
+    return Response(200, content_types.APPLICATION_JSON, app.get_openapi_json_schema(title="docflow", version="1.0.0"))
+
+
+@app.post("/uploads")
+def create_upload(request: UploadRequest) -> tuple[UploadCreated, int]:
+    created = service.create_upload(caller(), request.filename, request.content_type, request.size)
+    metrics.add_metric(name="UploadsPresigned", unit="Count", value=1)
+    return UploadCreated.model_validate(created), 201
+
+
+@app.get("/documents")
+def list_documents(
+    status: Annotated[DocumentStatus | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> DocumentPage:
+    return DocumentPage.model_validate(service.list_documents(caller(), status, limit, cursor))
+
+
+@app.get("/documents/<document_id>")
+def get_document(document_id: str) -> Document:
+    return Document.model_validate(service.get_document(caller(), document_id))
+
+
+@app.post("/documents/<document_id>/process")
+def process_document(document_id: str) -> tuple[Processing, int]:
+    return Processing.model_validate(service.process_document(caller(), document_id)), 202
+
+
+@app.post("/batches")
+def create_batch(request: BatchRequest) -> tuple[BatchStarted, int]:
+    return BatchStarted.model_validate(service.create_batch(caller(), request.document_ids)), 202
+
+
+@app.get("/batches/<batch_id>")
+def get_batch(batch_id: str) -> Batch:
+    return Batch.model_validate(service.get_batch(caller(), batch_id))
+
+
+@app.delete("/batches/<batch_id>")
+def cancel_batch(batch_id: str) -> Batch:
+    return Batch.model_validate(service.cancel_batch(caller(), batch_id))
+
+
+@app.exception_handler(ServiceError)
+def service_error(problem: ServiceError) -> Response:
+    return error(problem.status, problem.code, problem.message)
+
+
+@app.exception_handler(Throttled)
+def throttled(problem: Throttled) -> Response:
+    return error(429, problem.code, problem.advice, headers={"Retry-After": "5"})
+
+
+@app.exception_handler(RequestValidationError)
+def invalid_request(problem: RequestValidationError) -> Response:
+    problems = problem.errors()
+    if any(item.get("type") == "json_invalid" for item in problems):
+        return error(400, "malformed_json", "The request body is not valid JSON.")
+    return error(422, "invalid_request", "; ".join(_describe(item) for item in problems[:5]))
+
+
+@app.not_found
+def not_found(_: Exception) -> Response:
+    return error(404, "not_found", f"No route {app.current_event.http_method} {app.current_event.path}.")
+
+
+@app.exception_handler(Exception)
+def internal_error(problem: Exception) -> Response:
+    # The trace goes to the log, where an operator can read it; never to the caller.
+    logger.exception("unhandled error")
+    return error(500, "internal_error", "Something went wrong on our side; the details are in the service's logs.")
+
+
+def _describe(item: dict) -> str:
+    where = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
+    return f"{where}: {item.get('msg', 'invalid')}" if where else str(item.get("msg", "invalid"))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,172 @@
+"""API Gateway for the local cloud: HTTP requests in, REST proxy events to the api
+function, its proxy responses back out.
+
+It does what the deployed API Gateway does before the function runs: authenticate the
+caller and cap the body size. On AWS the caller is an IAM principal; here it is a bearer
+token (DOCFLOW_API_TOKEN), and the caller the token stands for goes where API Gateway puts
+an IAM caller, requestContext.identity.userArn, so the function cannot tell the two apart.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+from urllib.parse import parse_qs, urlsplit
+
+from localcloud.workers import Invocation
+
+logger = logging.getLogger("docflow.localcloud")
+
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+PUBLIC_PATHS = frozenset({"/health"})
+_TEXT_TYPES = ("application/json", "text/", "application/xml")
+
+
+def caller_for(token: str) -> str:
+    """The principal a token stands for: stable, and not the token itself."""
+    digest = hashlib.sha256(token.encode()).hexdigest()[:12]
+    return f"arn:aws:iam::000000000000:user/docflow-local-{digest}"
+
+
+class LocalApiGateway:
+    def __init__(
+        self,
+        invoke: Callable[[dict], Invocation],
+        tokens: list[str],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ):
+        if not tokens:
+            raise ValueError("the local API needs at least one token")
+        self.invoke = invoke
+        self.tokens = list(tokens)
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server.daemon_threads = True
+        self.host, self.port = self._server.server_address[:2]
+        self.url = f"http://{self.host}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="local API", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> LocalApiGateway:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def authenticate(self, authorization: str | None) -> tuple[int, str] | str:
+        """The caller's principal, or (status, message) refusing the request."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return 401, "Send Authorization: Bearer <token>; docflow serve printed the token."
+        for known in self.tokens:
+            if hmac.compare_digest(token.strip().encode(), known.encode()):
+                return caller_for(known)
+        return 403, "The token is not valid for this API."
+
+    def proxy_event(self, method: str, target: str, headers: dict[str, str], body: bytes, caller: str | None) -> dict:
+        """The REST API proxy event API Gateway sends for this request."""
+        parts = urlsplit(target)
+        query = parse_qs(parts.query, keep_blank_values=True)
+        text = not body or headers.get("content-type", "").startswith(_TEXT_TYPES)
+        return {
+            "resource": "/{proxy+}",
+            "path": parts.path,
+            "httpMethod": method,
+            "headers": headers,
+            "multiValueHeaders": {name: [value] for name, value in headers.items()},
+            "queryStringParameters": {name: values[-1] for name, values in query.items()} or None,
+            "multiValueQueryStringParameters": query or None,
+            "pathParameters": {"proxy": parts.path.lstrip("/")},
+            "stageVariables": None,
+            "requestContext": {
+                "accountId": "000000000000",
+                "apiId": "local",
+                "stage": "local",
+                "resourcePath": "/{proxy+}",
+                "path": parts.path,
+                "httpMethod": method,
+                "requestId": str(uuid.uuid4()),
+                "requestTimeEpoch": int(time.time() * 1000),
+                "identity": {"sourceIp": "127.0.0.1", "userArn": caller, "userAgent": headers.get("user-agent")},
+            },
+            "body": (body.decode("utf-8", "replace") if text else base64.b64encode(body).decode()) if body else None,
+            "isBase64Encoded": not text,
+        }
+
+
+def _handler_for(gateway: LocalApiGateway) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "docflow-local-api"
+
+        def _serve(self) -> None:
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            length = int(headers.get("content-length") or 0)
+            if length > MAX_BODY_BYTES:
+                self._json(413, "request_too_large", f"The request body is over {MAX_BODY_BYTES:,} bytes.", close=True)
+                return
+            body = self.rfile.read(length) if length else b""
+            path = urlsplit(self.path).path
+            caller = None
+            if path not in PUBLIC_PATHS:
+                authenticated = gateway.authenticate(headers.get("authorization"))
+                if isinstance(authenticated, tuple):
+                    self._json(authenticated[0], "unauthorized" if authenticated[0] == 401 else "forbidden", authenticated[1])
+                    return
+                caller = authenticated
+            result = gateway.invoke(gateway.proxy_event(self.command, self.path, headers, body, caller))
+            if result.error:
+                # What API Gateway answers when the integration fails; the cause is in the log.
+                logger.error("api function failed: %s", result.payload[:2000])
+                self._json(502, "internal_error", "The API failed to answer; the details are in the service's logs.")
+                return
+            self._reply(json.loads(result.payload))
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
+
+        def _reply(self, response: dict) -> None:
+            body = response.get("body") or ""
+            data = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
+            self.send_response(int(response.get("statusCode", 200)))
+            headers = dict(response.get("headers") or {})
+            for name, values in (response.get("multiValueHeaders") or {}).items():
+                headers.setdefault(name, ", ".join(values))
+            for name, value in headers.items():
+                if name.lower() != "content-length":
+                    self.send_header(name, str(value))
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        def _json(self, status: int, code: str, message: str, close: bool = False) -> None:
+            data = json.dumps({"error": {"code": code, "message": message}}).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            if close:  # the unread body would otherwise be taken for the next request
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args) -> None:
+            logger.info("%s %s", self.address_string(), format % args)
+
+    return Handler

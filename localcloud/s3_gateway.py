@@ -1,0 +1,452 @@
+"""A local S3 endpoint that enforces browser-form (presigned POST) uploads the way AWS does.
+
+moto's S3 server accepts any form POST: it never checks the policy's signature, expiry or
+conditions, so an upload that AWS would refuse (too big, wrong content type, tampered key,
+expired form) succeeds locally. S3Gateway sits in front of moto and checks each form POST as
+S3 does: SigV4 policy signature, expiration, every condition, no uncovered fields. Only then
+does it store the file in moto with put_object, so moto's bucket notifications still fire.
+Every other request (boto3 calls, presigned GET URLs) is proxied to moto unchanged, after an
+expiry check of presigned query parameters, so the gateway can be the one S3 endpoint that
+`docflow serve` hands to clients.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import hmac
+import http.client
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email import policy as email_policy
+from email.parser import HeaderParser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit
+from xml.sax.saxutils import escape
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+logger = logging.getLogger("docflow.s3gateway")
+
+# Headers that describe one connection, not the message: never forwarded either way.
+_HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "expect"}
+)
+# Form fields S3 does not require the policy to mention (besides any x-ignore-* field).
+_UNSIGNED_FIELDS = frozenset({"policy", "x-amz-signature", "file"})
+# Form fields S3 turns into object properties (x-amz-meta-* become metadata).
+_OBJECT_FIELDS = {
+    "cache-control": "CacheControl",
+    "content-disposition": "ContentDisposition",
+    "content-encoding": "ContentEncoding",
+    "acl": "ACL",
+    "x-amz-storage-class": "StorageClass",
+}
+_CHUNK = 64 * 1024
+# S3's own wording, which clients and people search for.
+_MALFORMED = "The body of your POST request is not well-formed multipart/form-data."
+_SIGV2 = "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
+_UNKNOWN_KEY = "The AWS Access Key Id you provided does not exist in our records."
+_BAD_SIGNATURE = (
+    "The request signature we calculated does not match the signature you provided. Check your key and signing method."
+)
+_TOO_LARGE = "Your proposed upload exceeds the maximum allowed size"
+_TOO_SMALL = "Your proposed upload is smaller than the minimum allowed size"
+_DRAIN_LIMIT = 1 << 30  # past this, drop the connection rather than read a refused body
+
+
+class S3Error(Exception):
+    """An answer in S3's error format: status, code and message as AWS would send them."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(f"{code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+    def xml(self) -> bytes:
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            f"<Error><Code>{escape(self.code)}</Code><Message>{escape(self.message)}</Message></Error>"
+        ).encode()
+
+
+def _denied(message: str) -> S3Error:
+    return S3Error(403, "AccessDenied", message)
+
+
+def _invalid_policy(message: str) -> S3Error:
+    return S3Error(400, "InvalidPolicyDocument", f"Invalid Policy: {message}")
+
+
+@dataclass
+class _Form:
+    fields: dict[str, str] = field(default_factory=dict)  # lower-cased name -> value
+    names: dict[str, str] = field(default_factory=dict)  # lower-cased name -> name as sent
+    file: bytes | None = None
+    filename: str = ""
+    file_type: str | None = None
+
+
+def _parse_form(content_type: str, body: bytes) -> _Form:
+    """multipart/form-data, as S3 reads it: fields up to `file`; anything after it is ignored."""
+    malformed = S3Error(400, "MalformedPOSTRequest", _MALFORMED)
+    parser = HeaderParser(policy=email_policy.HTTP)
+    boundary = parser.parsestr(f"Content-Type: {content_type}\r\n\r\n").get_boundary()
+    if not boundary:
+        raise malformed
+    form = _Form()
+    # Prefixing CRLF makes the first delimiter look like the others.
+    for part in (b"\r\n" + body).split(b"\r\n--" + boundary.encode("latin-1"))[1:]:
+        if part.startswith(b"--"):  # the closing delimiter
+            return form
+        head, separator, content = part.partition(b"\r\n\r\n")
+        if not separator:
+            raise malformed
+        # Browsers send non-ASCII file names as raw UTF-8 inside the header.
+        headers = parser.parsestr(head.lstrip(b" \t\r\n").decode("utf-8", "replace") + "\r\n\r\n")
+        name = headers.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            raise malformed
+        if name.lower() == "file":
+            form.file, form.filename = content, headers.get_filename() or ""
+            form.file_type = headers.get_content_type() if "content-type" in headers else None
+            return form
+        form.fields[name.lower()] = content.decode("utf-8", "replace")
+        form.names[name.lower()] = name
+    raise malformed  # no closing delimiter: a truncated body
+
+
+def _signing_key(secret: str, date: str, region: str) -> bytes:
+    key = ("AWS4" + secret).encode()
+    for part in (date, region, "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+def _check_not_expired(query: str) -> None:
+    """Presigned URLs (SigV4, or SigV2 which boto3 still defaults to in us-east-1) expire."""
+    params = {name.lower(): value for name, value in parse_qsl(query)}
+    try:
+        if "x-amz-date" in params and "x-amz-expires" in params:
+            signed = datetime.strptime(params["x-amz-date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            deadline = signed + timedelta(seconds=int(params["x-amz-expires"]))
+        elif "expires" in params and "awsaccesskeyid" in params:
+            deadline = datetime.fromtimestamp(int(params["expires"]), UTC)
+        else:
+            return
+    except ValueError:
+        raise S3Error(400, "AuthorizationQueryParametersError", "Invalid X-Amz-Date or X-Amz-Expires.") from None
+    if datetime.now(UTC) > deadline:
+        raise _denied("Request has expired")
+
+
+class S3Gateway:
+    """Serves S3 on host:port, in front of moto at upstream_url. Use start()/stop() or `with`."""
+
+    def __init__(
+        self,
+        upstream_url: str,
+        *,
+        credentials: dict[str, str],
+        region: str = "us-east-1",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_body_bytes: int = 200 * 1024 * 1024,
+    ):
+        upstream = urlsplit(upstream_url)
+        self._upstream = (upstream.scheme, upstream.netloc)
+        self.access_key = credentials["AWS_ACCESS_KEY_ID"]
+        self._secret_key = credentials["AWS_SECRET_ACCESS_KEY"]
+        self.region = region
+        self.max_body_bytes = max_body_bytes
+        self._address = (host, port)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        # Accepted uploads go in through moto's API so that its notifications fire.
+        self._s3 = boto3.session.Session().client(
+            "s3",
+            endpoint_url=upstream_url,
+            region_name=region,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self._secret_key,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+        )
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the S3 gateway is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        if self._server is not None:
+            raise RuntimeError("the S3 gateway is already started")
+        self._server = _Server(self._address, self)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="s3-gateway", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def __enter__(self) -> S3Gateway:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def upstream(self) -> http.client.HTTPConnection:
+        scheme, netloc = self._upstream
+        connection = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+        return connection(netloc, timeout=300)
+
+    # -- form POST uploads --------------------------------------------------------------------
+
+    def accept_upload(self, bucket: str, form: _Form) -> tuple[int, dict[str, str], bytes]:
+        """Checks the form as S3 does, stores the file, and returns S3's answer."""
+        fields = form.fields
+        self._check_signature(fields)
+        if "key" not in fields:
+            raise S3Error(400, "InvalidArgument", "Bucket POST must contain a field named 'key'.")
+        if form.file is None:
+            raise S3Error(400, "InvalidArgument", "POST requires exactly one file upload per request.")
+        self._check_policy(bucket, form, len(form.file))
+        key = fields["key"].replace("${filename}", form.filename)
+        if not key:
+            raise S3Error(400, "InvalidArgument", "User key must have a length greater than 0.")
+        extra: dict[str, Any] = {_OBJECT_FIELDS[name]: fields[name] for name in fields.keys() & _OBJECT_FIELDS}
+        metadata = {name.removeprefix("x-amz-meta-"): v for name, v in fields.items() if name.startswith("x-amz-meta-")}
+        content_type = fields.get("content-type") or form.file_type or "binary/octet-stream"
+        try:
+            stored = self._s3.put_object(
+                Bucket=bucket, Key=key, Body=form.file, ContentType=content_type, Metadata=metadata, **extra
+            )
+        except ClientError as error:  # e.g. NoSuchBucket: moto's answer is S3's answer
+            details = error.response.get("Error", {})
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500)
+            raise S3Error(status, details.get("Code", "InternalError"), details.get("Message", str(error))) from None
+        location = f"{self.url}/{quote(bucket)}/{quote(key)}"
+        headers = {"ETag": stored["ETag"], "Location": location}
+        status = fields.get("success_action_status")
+        if status == "201":
+            body = (
+                '<?xml version="1.0" encoding="UTF-8"?><PostResponse>'
+                f"<Location>{escape(location)}</Location><Bucket>{escape(bucket)}</Bucket>"
+                f"<Key>{escape(key)}</Key><ETag>{escape(stored['ETag'])}</ETag></PostResponse>"
+            ).encode()
+            return 201, headers, body
+        return (200 if status == "200" else 204), headers, b""
+
+    def _check_signature(self, fields: dict[str, str]) -> None:
+        if "x-amz-signature" not in fields:
+            if "signature" in fields:  # SigV2, which buckets created since 2020 refuse
+                raise S3Error(400, "InvalidRequest", _SIGV2)
+            raise _denied("Access Denied")  # an anonymous upload: docflow's buckets are private
+        if fields.get("x-amz-algorithm") != "AWS4-HMAC-SHA256":
+            raise S3Error(400, "InvalidArgument", "Invalid or missing x-amz-algorithm: use AWS4-HMAC-SHA256.")
+        if "policy" not in fields:
+            raise S3Error(400, "InvalidArgument", "Bucket POST must contain a field named 'policy'.")
+        scope = fields.get("x-amz-credential", "").split("/")
+        if len(scope) != 5 or scope[3:] != ["s3", "aws4_request"]:
+            raise S3Error(400, "InvalidArgument", f"Invalid credential: {fields.get('x-amz-credential', '')}")
+        access_key, date, region = scope[:3]
+        if access_key != self.access_key:
+            raise S3Error(403, "InvalidAccessKeyId", _UNKNOWN_KEY)
+        if region != self.region:
+            wrong_region = f"the region '{region}' is wrong; expecting '{self.region}'"
+            raise S3Error(400, "AuthorizationHeaderMalformed", f"The authorization header is malformed; {wrong_region}")
+        expected = hmac.new(_signing_key(self._secret_key, date, region), fields["policy"].encode(), hashlib.sha256)
+        if not hmac.compare_digest(expected.hexdigest(), fields["x-amz-signature"].lower()):
+            raise S3Error(403, "SignatureDoesNotMatch", _BAD_SIGNATURE)
+
+    def _check_policy(self, bucket: str, form: _Form, size: int) -> None:
+        try:
+            document = json.loads(base64.b64decode(form.fields["policy"], validate=True))
+        except (binascii.Error, ValueError):
+            raise _invalid_policy("Invalid JSON.") from None
+        if not isinstance(document, dict) or not isinstance(document.get("conditions"), list):
+            raise _invalid_policy("Policy missing conditions.")
+        try:
+            expiration = datetime.fromisoformat(document["expiration"])
+        except (KeyError, TypeError, ValueError):
+            raise _invalid_policy("Invalid 'expiration' value.") from None
+        if expiration.tzinfo is None:
+            expiration = expiration.replace(tzinfo=UTC)
+        if datetime.now(UTC) > expiration:
+            raise _denied("Invalid according to Policy: Policy expired.")
+
+        covered: set[str] = set()
+        for condition in document["conditions"]:
+            if isinstance(condition, dict) and len(condition) == 1:  # {"field": value} means eq
+                ((name, expected),) = condition.items()
+                operator, name = "eq", f"${name}"
+            elif isinstance(condition, list) and len(condition) == 3:
+                operator, name, expected = condition
+                operator = str(operator).lower()
+            else:
+                raise _invalid_policy(f"Invalid condition: {json.dumps(condition)}")
+            if operator == "content-length-range":
+                try:
+                    low, high = int(name), int(expected)
+                except (TypeError, ValueError):
+                    raise _invalid_policy(f"Invalid condition: {json.dumps(condition)}") from None
+                if size > high:
+                    raise S3Error(400, "EntityTooLarge", _TOO_LARGE)
+                if size < low:
+                    raise S3Error(400, "EntityTooSmall", _TOO_SMALL)
+                continue
+            names_a_field = isinstance(name, str) and name.startswith("$") and isinstance(expected, str)
+            if operator not in ("eq", "starts-with") or not names_a_field:
+                raise _invalid_policy(f"Invalid condition: {json.dumps(condition)}")
+            field_name = name[1:].lower()
+            covered.add(field_name)
+            # The bucket is the one the form posts to, whether or not the form names it.
+            actual = bucket if field_name == "bucket" else form.fields.get(field_name)
+            holds = actual is not None and (actual == expected if operator == "eq" else actual.startswith(expected))
+            if not holds:
+                failed = json.dumps([operator, name, expected])
+                raise _denied(f"Invalid according to Policy: Policy Condition failed: {failed}")
+
+        unsigned = covered | _UNSIGNED_FIELDS
+        extra = [form.names[name] for name in form.fields if name not in unsigned and not name.startswith("x-ignore-")]
+        if extra:
+            raise _denied(f"Invalid according to Policy: Extra input fields: {', '.join(extra)}")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], gateway: S3Gateway):
+        super().__init__(address, _Handler)
+        self.gateway = gateway
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # boto3 keeps connections alive
+    timeout = 120  # so that idle kept-alive connections do not outlive stop() for long
+    server: _Server
+    _headers_sent = False
+
+    def end_headers(self) -> None:
+        self._headers_sent = True
+        super().end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("%s " + format, self.address_string(), *args)
+
+    def _dispatch(self) -> None:
+        self._headers_sent = False
+        try:
+            path = urlsplit(self.path)
+            bucket = path.path[1:].removesuffix("/")
+            is_form = self.headers.get_content_type() == "multipart/form-data"
+            if self.command == "POST" and is_form and bucket and "/" not in bucket:
+                self._upload(bucket)
+            else:
+                _check_not_expired(path.query)
+                self._proxy()
+            return
+        except S3Error as error:
+            logger.info("%s %s refused: %s", self.command, self.path, error)
+            failure = error
+        except ConnectionError:
+            logger.debug("client went away during %s %s", self.command, self.path)
+            self.close_connection = True
+            return
+        except Exception:
+            logger.exception("S3 gateway failed on %s %s", self.command, self.path)
+            failure = S3Error(500, "InternalError", "We encountered an internal error. Please try again.")
+        # The request's body may be unread, or a relay half sent: this connection is done.
+        self.close_connection = True
+        if not self._headers_sent:
+            with contextlib.suppress(ConnectionError):
+                self._answer(failure.status, {"Content-Type": "application/xml", "Connection": "close"}, failure.xml())
+
+    do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = do_OPTIONS = do_PATCH = _dispatch
+
+    def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _upload(self, bucket: str) -> None:
+        gateway = self.server.gateway
+        length = self.headers.get("Content-Length")
+        if length is None or not length.isdigit():
+            raise S3Error(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
+        if int(length) > gateway.max_body_bytes:
+            # Read and drop the body first, or closing the socket on it resets the connection
+            # before the client has read why.
+            remaining = int(length) if int(length) <= _DRAIN_LIMIT else 0
+            while remaining > 0 and (chunk := self.rfile.read(min(_CHUNK, remaining))):
+                remaining -= len(chunk)
+            raise S3Error(400, "EntityTooLarge", _TOO_LARGE)
+        form = _parse_form(self.headers["Content-Type"], self.rfile.read(int(length)))
+        status, headers, body = gateway.accept_upload(bucket, form)
+        self._answer(status, headers | ({"Content-Type": "application/xml"} if body else {}), body)
+
+    def _read_body(self, chunked: bool) -> bytes | None:
+        if chunked:
+            body = bytearray()
+            while size := int(self.rfile.readline().split(b";")[0], 16):
+                body += self.rfile.read(size)
+                self.rfile.readline()
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):  # trailers
+                pass
+            return bytes(body)
+        length = self.headers.get("Content-Length")
+        return self.rfile.read(int(length)) if length else None
+
+    def _proxy(self) -> None:
+        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+        body = self._read_body(chunked)
+        headers = [(name, value) for name, value in self.headers.items() if name.lower() not in _HOP_BY_HOP]
+        if chunked:  # forwarded whole, so with its length
+            headers = [(name, value) for name, value in headers if name.lower() != "content-length"]
+            headers.append(("Content-Length", str(len(body or b""))))
+        upstream = self.server.gateway.upstream()
+        try:
+            try:
+                upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+                for name, value in headers:
+                    upstream.putheader(name, value)
+                upstream.endheaders(body)
+                response = upstream.getresponse()
+            except OSError as error:
+                raise S3Error(503, "ServiceUnavailable", f"moto is unreachable: {error}") from None
+            self.send_response_only(response.status, response.reason)
+            answer = [(name, value) for name, value in response.getheaders() if name.lower() not in _HOP_BY_HOP]
+            whole = None
+            if response.length is None:  # chunked or read-to-close: re-frame it with a length
+                whole = response.read()
+                answer = [(n, v) for n, v in answer if n.lower() != "content-length"]
+                answer.append(("Content-Length", str(len(whole))))
+            for name, value in answer:
+                self.send_header(name, value)
+            self.end_headers()
+            self.log_request(response.status)
+            if whole is not None:
+                self.wfile.write(whole)
+            else:
+                while chunk := response.read(_CHUNK):
+                    self.wfile.write(chunk)
+        finally:
+            upstream.close()
