@@ -86,6 +86,7 @@ def serve(arguments: argparse.Namespace) -> int:
         with LocalApiGateway(invoke_api, tokens, port=arguments.port) as api:
             print(f"API        {api.url}   (Swagger UI: {api.url}/docs, OpenAPI: {api.url}/openapi.json)")
             print(f"S3         {cloud.s3_gateway.url}   (presigned uploads and downloads)")
+            print(f"AWS        {cloud.endpoint_url}   (moto: S3, SQS, DynamoDB, Step Functions… for --endpoint-url)")
             print(f"token      {tokens[0]}")
             print(f"logs       {cloud.workdir / 'logs'}")
             print(f"\nexport DOCFLOW_API_URL={api.url} DOCFLOW_API_TOKEN={tokens[0]}")
@@ -98,15 +99,23 @@ def serve(arguments: argparse.Namespace) -> int:
 def upload(arguments: argparse.Namespace) -> int:
     client = ApiClient.from_environment(arguments.api, arguments.token)
     files = collect_inputs(arguments.files)
-    uploaded = []
+    uploaded, refused = [], 0
     for file in files:
-        document_id = client.upload(file.path)
+        try:
+            document_id = client.upload(file.path)
+        except ApiError as error:
+            if error.status in (0, 401, 403):  # nothing else will get through either
+                raise
+            refused += 1
+            print(f"docflow: {file.name}: {error}", file=sys.stderr)
+            continue
         uploaded.append(document_id)
         print(f"{document_id}  {file.name}")
     if arguments.wait:
         for document_id in uploaded:
             _print_document(client.wait(lambda: client.document(document_id), TERMINAL_DOCUMENT))
-    return EXIT_OK
+    # Like run: documents that fail processing are reported, not fatal; refused uploads are.
+    return EXIT_FAILED if refused else EXIT_OK
 
 
 def status(arguments: argparse.Namespace) -> int:

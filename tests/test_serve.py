@@ -1,0 +1,320 @@
+"""`docflow serve` end to end, as a user meets it: a real server process, a plain HTTP
+client (requests), real files, and the README's walk-through run as written."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+from PIL import Image
+
+from corpus import corpus_files
+
+pytestmark = pytest.mark.workflow
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+ALICE, BOB = "alice-token-0123456789", "bob-token-0123456789"
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # functions/catalog.toml's DOCFLOW_MAX_UPLOAD_BYTES
+TERMINAL = {"succeeded", "failed", "skipped", "completed", "cancelled"}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """A running `docflow serve` and what it printed."""
+
+    def __init__(self, process: subprocess.Popen, lines: dict[str, str]):
+        self.process = process
+        self.api = lines["API"]
+        self.aws = lines["AWS"]
+
+    def client(self, service: str):
+        return boto3.client(
+            service, endpoint_url=self.aws, region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local"
+        )
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = _free_port()
+    workdir = tmp_path_factory.mktemp("serve")
+    environment = {**os.environ, "DOCFLOW_API_TOKEN": f"{ALICE},{BOB}"}
+    for name in ("AWS_ENDPOINT_URL", "DOCFLOW_BUCKET", "DOCFLOW_TABLE"):
+        environment.pop(name, None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "docflow_cli.main", "serve", "--port", str(port), "--workdir", str(workdir)],
+        cwd=REPO,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=open(workdir / "serve.err", "wb"),
+        text=True,
+    )
+    lines: dict[str, str] = {}
+    deadline = time.monotonic() + 120
+    for line in process.stdout:
+        match = re.match(r"^(API|S3|AWS)\s+(\S+)", line)
+        if match:
+            lines[match.group(1)] = match.group(2)
+        if "ready" in line or time.monotonic() > deadline:
+            break
+    if "API" not in lines:
+        process.kill()
+        pytest.fail(f"docflow serve did not start: {(workdir / 'serve.err').read_text()[-2000:]}")
+    yield Server(process, lines)
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, (workdir / "serve.err").read_text()[-2000:]
+
+
+def call(server: Server, method: str, path: str, token: str | None = ALICE, **kwargs) -> requests.Response:
+    headers = kwargs.pop("headers", {})
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return requests.request(method, server.api + path, headers=headers, timeout=30, **kwargs)
+
+
+def presign(server: Server, filename: str, content_type: str, token: str = ALICE, **extra) -> dict:
+    response = call(server, "POST", "/uploads", token, json={"filename": filename, "content_type": content_type, **extra})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def send(upload: dict, filename: str, data: bytes, content_type: str) -> requests.Response:
+    """The browser-form POST to S3: the presigned fields as they are, then the file."""
+    form = upload["upload"]
+    return requests.post(form["url"], data=form["fields"], files={"file": (filename, data, content_type)}, timeout=60)
+
+
+def upload(server: Server, path: Path, content_type: str, token: str = ALICE) -> str:
+    created = presign(server, path.name, content_type, token)
+    response = send(created, path.name, path.read_bytes(), content_type)
+    assert response.status_code == 204, response.text
+    return created["document_id"]
+
+
+def wait_until_ended(server: Server, path: str, token: str = ALICE, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        body = call(server, "GET", path, token).json()
+        if body.get("status") in TERMINAL:
+            return body
+        assert time.monotonic() < deadline, f"{path} still {body.get('status')}"
+        time.sleep(0.3)
+
+
+def error_code(response: requests.Response) -> str:
+    assert "Traceback" not in response.text
+    return response.json()["error"]["code"]
+
+
+# -- auth ------------------------------------------------------------------------------------
+
+
+def test_requests_without_a_valid_token_are_refused_but_health_answers(server):
+    assert call(server, "GET", "/health", token=None).json() == {"status": "ok"}
+    missing = call(server, "GET", "/documents", token=None)
+    assert (missing.status_code, error_code(missing)) == (401, "unauthorized")
+    wrong = call(server, "GET", "/documents", token="not-a-token")
+    assert (wrong.status_code, error_code(wrong)) == (403, "forbidden")
+    assert call(server, "POST", "/uploads", token=None, json={"filename": "a.pdf", "content_type": "application/pdf"}).status_code == 401
+
+
+def test_callers_see_only_their_own_documents(server):
+    mine = upload(server, EXAMPLES / "incident-review.pdf", "application/pdf", token=BOB)
+    assert call(server, "GET", f"/documents/{mine}", BOB).status_code == 200
+    theirs = call(server, "GET", f"/documents/{mine}", ALICE)
+    assert (theirs.status_code, error_code(theirs)) == (404, "not_found")
+    assert mine not in [d["document_id"] for d in call(server, "GET", "/documents?limit=100", ALICE).json()["documents"]]
+    assert mine in [d["document_id"] for d in call(server, "GET", "/documents?limit=100", BOB).json()["documents"]]
+
+
+# -- uploads are processed by themselves -------------------------------------------------------
+
+
+def _real_files() -> list[tuple[Path, str]]:
+    """The examples, and a few of the shared corpus's documents when it is present."""
+    files = [
+        (EXAMPLES / "annual-report.pdf", "application/pdf"),
+        (EXAMPLES / "logo.png", "image/png"),
+        (EXAMPLES / "banner.gif", "image/gif"),
+        (EXAMPLES / "photos" / "phone-portrait.jpg", "image/jpeg"),
+    ]
+    files += [(path, "application/pdf") for path in corpus_files("pdf")[:2]]
+    files += [(path, "image/png" if path.suffix == ".png" else "image/jpeg") for path in corpus_files("images")[:2]]
+    return [(path, kind) for path, kind in files if path.exists()]
+
+
+def test_uploaded_pdfs_and_images_are_processed_with_no_further_call(server):
+    uploaded = {upload(server, path, content_type): path for path, content_type in _real_files()}
+    assert len(uploaded) >= 4
+    for document_id, path in uploaded.items():
+        document = wait_until_ended(server, f"/documents/{document_id}")
+        assert document["status"] == "succeeded", (path.name, document["error"])
+        results = document["results"]
+        if path.suffix == ".pdf":
+            assert results["kind"] == "pdf" and results["page_count"] >= 1
+            text = requests.get(document["text_url"], timeout=30)
+            assert text.status_code == 200 and len(text.text.split()) == results["word_count"]
+        else:
+            assert results["kind"] == "image"
+            thumbnail = requests.get(document["thumbnail_url"], timeout=30)
+            assert thumbnail.status_code == 200
+            with Image.open(io.BytesIO(thumbnail.content)) as small, Image.open(path) as original:
+                longest = max(original.size)
+                assert max(small.size) == min(300, longest)
+
+
+def test_a_name_like_a_path_lands_under_its_own_documents_key(server):
+    created = presign(server, "../../etc/passwd.pdf", "application/pdf")
+    key = created["upload"]["fields"]["key"]
+    assert key == f"uploads/{created['document_id']}/passwd.pdf"
+    assert send(created, "passwd.pdf", (EXAMPLES / "annual-report.pdf").read_bytes(), "application/pdf").status_code == 204
+    document = wait_until_ended(server, f"/documents/{created['document_id']}")
+    assert (document["status"], document["filename"]) == ("succeeded", "../../etc/passwd.pdf")
+
+
+def test_three_deliveries_of_one_s3_event_start_one_execution(server):
+    document_id = upload(server, EXAMPLES / "annual-report.pdf", "application/pdf")
+    wait_until_ended(server, f"/documents/{document_id}")
+    key = f"uploads/{document_id}/annual-report.pdf"
+    head = server.client("s3").head_object(Bucket="docflow-local-documents", Key=key)
+    event = {
+        "version": "0", "id": "redelivered", "detail-type": "Object Created", "source": "aws.s3",
+        "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": "us-east-1", "resources": [],
+        "detail": {"version": "0", "bucket": {"name": "docflow-local-documents"},
+                   "object": {"key": key, "size": head["ContentLength"], "etag": head["ETag"].strip('"'),
+                              "version-id": "null"},
+                   "request-id": "x", "requester": "123456789012", "reason": "PostObject"},
+    }  # fmt: skip
+    sqs = server.client("sqs")
+    queue = sqs.get_queue_url(QueueName="docflow-ingest")["QueueUrl"]
+    for _ in range(3):
+        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(event))
+    deadline = time.monotonic() + 30
+    while True:  # until the ingest function has taken all three
+        attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
+        if attributes["ApproximateNumberOfMessages"] == attributes["ApproximateNumberOfMessagesNotVisible"] == "0":
+            break
+        assert time.monotonic() < deadline, attributes
+        time.sleep(0.3)
+    sfn = server.client("stepfunctions")
+    machine = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == "docflow-document")
+    executions = [e for e in sfn.list_executions(stateMachineArn=machine)["executions"] if e["name"].startswith(document_id)]
+    assert len(executions) == 1
+    assert wait_until_ended(server, f"/documents/{document_id}")["status"] == "succeeded"
+
+
+# -- batches -------------------------------------------------------------------------------------
+
+
+def test_a_batch_runs_to_completed_with_its_report(server):
+    ids = [upload(server, path, content_type) for path, content_type in _real_files()[:3]]
+    locked = upload(server, EXAMPLES / "locked.pdf", "application/pdf")
+    for document_id in ids + [locked]:
+        wait_until_ended(server, f"/documents/{document_id}")
+    started = call(server, "POST", "/batches", json={"document_ids": ids + [locked]})
+    assert started.status_code == 202, started.text
+    batch = wait_until_ended(server, f"/batches/{started.json()['batch_id']}")
+    assert batch["status"] == "completed"
+    assert batch["progress"] == {"total": 4, "done": 4, "failed": 1}
+    report = requests.get(batch["report_url"], timeout=30).json()
+    assert report["summary"] == batch["summary"]
+    assert (report["summary"]["succeeded"], report["summary"]["failed"]) == (3, 1)
+    assert sorted(d["document_id"] for d in report["documents"]) == sorted(ids + [locked])
+    assert report["summary"]["errors_by_code"] == {"pdf_encrypted": 1}
+
+
+def test_a_running_batch_can_be_cancelled(server):
+    ids = [upload(server, EXAMPLES / "annual-report.pdf", "application/pdf") for _ in range(6)]
+    for document_id in ids:
+        wait_until_ended(server, f"/documents/{document_id}")
+    batch_id = call(server, "POST", "/batches", json={"document_ids": ids}).json()["batch_id"]
+    cancelled = call(server, "DELETE", f"/batches/{batch_id}")
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled" and cancelled.json()["report_url"] is None
+    time.sleep(2)  # whatever was in flight finishes; the batch stays cancelled
+    assert call(server, "GET", f"/batches/{batch_id}").json()["status"] == "cancelled"
+    again = call(server, "DELETE", f"/batches/{batch_id}")
+    assert (again.status_code, error_code(again)) == (409, "conflict")
+
+
+# -- refusals --------------------------------------------------------------------------------------
+
+
+def test_unknown_ids_are_404(server):
+    for path in ("/documents/0123456789abcdef0123456789abcdef", "/batches/0123456789abcdef0123456789abcdef"):
+        response = call(server, "GET", path)
+        assert (response.status_code, error_code(response)) == (404, "not_found")
+
+
+def test_a_disallowed_type_malformed_json_and_a_declared_size_over_the_limit_are_refused(server):
+    html = call(server, "POST", "/uploads", json={"filename": "page.html", "content_type": "text/html"})
+    assert (html.status_code, error_code(html)) == (415, "unsupported_type")
+    malformed = call(server, "POST", "/uploads", data="{not json", headers={"Content-Type": "application/json"})
+    assert (malformed.status_code, error_code(malformed)) == (400, "malformed_json")
+    too_big = call(
+        server, "POST", "/uploads", json={"filename": "a.pdf", "content_type": "application/pdf", "size": MAX_UPLOAD_BYTES + 1}
+    )
+    assert (too_big.status_code, error_code(too_big)) == (413, "file_too_large")
+    missing = call(server, "POST", "/uploads", json={"filename": "a.pdf"})
+    assert (missing.status_code, error_code(missing)) == (422, "invalid_request")
+    assert "content_type" in missing.json()["error"]["message"]
+
+
+def test_s3_refuses_an_upload_over_the_limit_or_of_another_type(server):
+    created = presign(server, "big.pdf", "application/pdf")  # no size declared
+    over = send(created, "big.pdf", b"%PDF-1.4\n" + b"0" * MAX_UPLOAD_BYTES, "application/pdf")
+    assert over.status_code == 400 and "<Code>EntityTooLarge</Code>" in over.text
+    fields = dict(created["upload"]["fields"], **{"Content-Type": "text/html"})
+    other_type = requests.post(created["upload"]["url"], data=fields, files={"file": ("x.html", b"<html>", "text/html")}, timeout=30)
+    assert other_type.status_code == 403 and "<Code>AccessDenied</Code>" in other_type.text
+    # Nothing arrived, so nothing was processed: the document is still waiting for its upload.
+    assert call(server, "GET", f"/documents/{created['document_id']}").json()["status"] == "pending"
+
+
+# -- the README -------------------------------------------------------------------------------------
+
+
+def readme_walkthrough() -> str:
+    """The README's walk-through: the ```bash block under "### Walk-through"."""
+    text = (REPO / "README.md").read_text()
+    section = text.split("### Walk-through", 1)[1]
+    return re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+
+
+def test_the_readme_walkthrough_runs_as_written(server, tmp_path):
+    (tmp_path / "examples").symlink_to(EXAMPLES)
+    completed = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", readme_walkthrough()],
+        cwd=tmp_path,
+        env={**os.environ, "API": server.api, "TOKEN": ALICE},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr + completed.stdout
+    output = completed.stdout
+    assert '"code":"unauthorized"' in output
+    assert '"status": "succeeded"' in output and '"pages": 3' in output
+    assert "thumbnail.png: PNG image data, 300 x 300" in output
+    assert '"status": "completed"' in output and '"total_documents": 2' in output
+    assert '"status": "cancelled"' in output
