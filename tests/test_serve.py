@@ -318,3 +318,45 @@ def test_the_readme_walkthrough_runs_as_written(server, tmp_path):
     assert "thumbnail.png: PNG image data, 300 x 300" in output
     assert '"status": "completed"' in output and '"total_documents": 2' in output
     assert '"status": "cancelled"' in output
+
+
+# -- the CLI's client commands ---------------------------------------------------------------------
+
+
+def docflow(server: Server, *arguments: str) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "DOCFLOW_API_URL": server.api, "DOCFLOW_API_TOKEN": ALICE}
+    return subprocess.run(
+        [sys.executable, "-m", "docflow_cli.main", *arguments], cwd=REPO, env=environment,
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def test_the_cli_uploads_follows_and_batches(server):
+    uploaded = docflow(server, "upload", "examples/annual-report.pdf", "examples/locked.pdf", "examples/notes.txt", "--wait")
+    assert uploaded.returncode == 1  # notes.txt was refused: text/plain is not accepted
+    assert "notes.txt" in uploaded.stderr and "415 unsupported_type" in uploaded.stderr
+    assert "Traceback" not in uploaded.stderr
+    lines = uploaded.stdout.splitlines()
+    ids = [line.split()[0] for line in lines[:2]]
+    assert re.search(r"succeeded\s+annual-report\.pdf$", lines[2])
+    assert re.search(r"failed\s+locked\.pdf\s+pdf_encrypted: ", lines[3])
+
+    status = docflow(server, "status", ids[0])
+    assert status.returncode == 0 and json.loads(status.stdout)["results"]["page_count"] == 3
+
+    batch = docflow(server, "batch", *ids, "--wait")
+    assert batch.returncode == 0, batch.stderr
+    batch_id = batch.stdout.splitlines()[0]
+    ended = json.loads(batch.stdout.split("\n", 1)[1])
+    assert ended["status"] == "completed" and ended["progress"] == {"total": 2, "done": 2, "failed": 1}
+    assert "batch: 2/2 documents" in batch.stderr  # the progress bar, as a log line off a terminal
+    assert json.loads(docflow(server, "status", batch_id).stdout)["status"] == "completed"
+
+
+def test_the_cli_says_in_one_line_when_it_is_refused(server):
+    refused = subprocess.run(
+        [sys.executable, "-m", "docflow_cli.main", "status", "x", "--api", server.api, "--token", "wrong"],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == "docflow: The token is not valid for this API. (403 forbidden)"
