@@ -185,7 +185,12 @@ class DocflowService:
                 updated_at=now,
             )
         )
-        execution = self.workflows.start_batch(batch_id, {"batch_id": batch_id, "manifest_key": manifest_key})
+        # The record comes first, so that no document's outcome can arrive before it.
+        try:
+            execution = self.workflows.start_batch(batch_id, {"batch_id": batch_id, "manifest_key": manifest_key})
+        except Exception:
+            self.records.finish_batch(batch_id, "failed", _timestamp(self.clock()))
+            raise
         self.records.set_batch_execution(batch_id, execution)
         return {"batch_id": batch_id, "status": "running", "total": len(unique)}
 
