@@ -27,6 +27,14 @@ class QueueSpec:
 
 
 @dataclass(frozen=True)
+class ThrottleSpec:
+    """API Gateway's request throttling in front of a function: a token bucket."""
+
+    rate_per_second: float
+    burst: int
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     name: str
     description: str
@@ -38,6 +46,7 @@ class FunctionSpec:
     code_dir: Path  # functions/<name>: the folder Lambda's bundle is built from
     environment: Mapping[str, str] = field(default_factory=dict)
     queue: QueueSpec | None = None
+    throttling: ThrottleSpec | None = None
 
     @property
     def arn_placeholder(self) -> str:
@@ -64,6 +73,7 @@ def load_catalog(path: Path = CATALOG_PATH) -> list[FunctionSpec]:
                 environment=environment,
                 code_dir=path.parent / name,
                 queue=QueueSpec(**own["queue"]) if "queue" in own else None,
+                throttling=ThrottleSpec(**own["throttling"]) if "throttling" in own else None,
             )
         )
     return specs

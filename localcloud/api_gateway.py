@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
+from infra.catalog import ThrottleSpec
 from localcloud.workers import Invocation
 
 logger = logging.getLogger("docflow.localcloud")
@@ -28,6 +29,26 @@ logger = logging.getLogger("docflow.localcloud")
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 PUBLIC_PATHS = frozenset({"/health"})
 _TEXT_TYPES = ("application/json", "text/", "application/xml")
+
+
+class Throttle:
+    """API Gateway's token bucket, one per caller: `burst` requests at once, refilled at
+    `rate_per_second`."""
+
+    def __init__(self, spec: ThrottleSpec, clock: Callable[[], float] = time.monotonic):
+        self.spec = spec
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # caller -> (tokens, when)
+        self._lock = threading.Lock()
+
+    def allow(self, caller: str) -> bool:
+        with self._lock:
+            now = self.clock()
+            tokens, then = self._buckets.get(caller, (float(self.spec.burst), now))
+            tokens = min(float(self.spec.burst), tokens + (now - then) * self.spec.rate_per_second)
+            allowed = tokens >= 1
+            self._buckets[caller] = (tokens - 1 if allowed else tokens, now)
+            return allowed
 
 
 def caller_for(token: str) -> str:
@@ -42,6 +63,7 @@ class LocalApiGateway:
         invoke: Callable[[dict], Invocation],
         tokens: list[str],
         *,
+        throttling: ThrottleSpec | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ):
@@ -49,6 +71,7 @@ class LocalApiGateway:
             raise ValueError("the local API needs at least one token")
         self.invoke = invoke
         self.tokens = list(tokens)
+        self.throttle = Throttle(throttling) if throttling else None
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self.host, self.port = self._server.server_address[:2]
@@ -82,6 +105,8 @@ class LocalApiGateway:
     def proxy_event(self, method: str, target: str, headers: dict[str, str], body: bytes, caller: str | None) -> dict:
         """The REST API proxy event API Gateway sends for this request."""
         parts = urlsplit(target)
+        # The bearer token is the gateway's business: the function, and its logs, never see it.
+        headers = {name: value for name, value in headers.items() if name != "authorization"}
         query = parse_qs(parts.query, keep_blank_values=True)
         text = not body or headers.get("content-type", "").startswith(_TEXT_TYPES)
         return {
@@ -130,6 +155,9 @@ def _handler_for(gateway: LocalApiGateway) -> type[BaseHTTPRequestHandler]:
                     self._json(authenticated[0], "unauthorized" if authenticated[0] == 401 else "forbidden", authenticated[1])
                     return
                 caller = authenticated
+            if gateway.throttle and not gateway.throttle.allow(caller or "anonymous"):
+                self._json(429, "throttled", "Too many requests; slow down and try again.", retry_after=1)
+                return
             result = gateway.invoke(gateway.proxy_event(self.command, self.path, headers, body, caller))
             if result.error:
                 # What API Gateway answers when the integration fails; the cause is in the log.
@@ -155,10 +183,12 @@ def _handler_for(gateway: LocalApiGateway) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD":
                 self.wfile.write(data)
 
-        def _json(self, status: int, code: str, message: str, close: bool = False) -> None:
+        def _json(self, status: int, code: str, message: str, close: bool = False, retry_after: int = 0) -> None:
             data = json.dumps({"error": {"code": code, "message": message}}).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
+            if retry_after:
+                self.send_header("Retry-After", str(retry_after))
             self.send_header("Content-Length", str(len(data)))
             if close:  # the unread body would otherwise be taken for the next request
                 self.send_header("Connection", "close")
