@@ -105,6 +105,10 @@ class RecordStore(Protocol):
         """Marks the document `processing` for this run; False when this run was already
         started (a duplicated event) or the document has no record."""
 
+    def abandon_run(self, document_id: str, run_id: str, status: str, now: str) -> bool:
+        """Puts back `status` when the run could not be started after all; False when the
+        document has moved on since (another run, or an outcome)."""
+
     def record_result(self, document_id: str, result: dict[str, Any], now: str) -> bool:
         """Stores a workflow's outcome on the document's record; False when there is no
         record (a document uploaded without the API)."""
@@ -133,6 +137,21 @@ def batch_pk(batch_id: str) -> dict[str, dict[str, str]]:
 
 def encode_cursor(last_key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode()
+
+
+def _is_document_position(key: dict[str, Any], owner: str) -> bool:
+    """Whether a decoded cursor is a position in the owner's documents, as DynamoDB's
+    LastEvaluatedKey of the owner index has it; anything else would reach DynamoDB as a
+    malformed request."""
+    if set(key) != {"pk", "sk", "owner_key", "created_at"}:
+        return False
+    if not all(isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str) for value in key.values()):
+        return False
+    return (
+        key["owner_key"]["S"] == f"{owner}#document"
+        and key["pk"]["S"].startswith("DOC#")
+        and key["sk"]["S"] == "DOC"
+    )
 
 
 def decode_cursor(cursor: str) -> dict[str, Any]:
@@ -210,7 +229,7 @@ class DynamoRecordStore:
             query["ExpressionAttributeNames"] = {"#status": "status"}
             query["ExpressionAttributeValues"][":status"] = {"S": status}
         start = decode_cursor(cursor) if cursor else None
-        if start is not None and start.get("owner_key") != {"S": f"{owner}#document"}:
+        if start is not None and not _is_document_position(start, owner):
             raise InvalidCursor("The cursor is not one this service handed out.")
         records: list[DocumentRecord] = []
         # A filter applies after DynamoDB's page is read, so a page can come back short:
@@ -237,6 +256,25 @@ class DynamoRecordStore:
                 ExpressionAttributeValues={
                     ":processing": {"S": "processing"},
                     ":run": {"S": run_id},
+                    ":now": {"S": now},
+                },
+            )
+            return True
+        except self._errors.ConditionalCheckFailedException:
+            return False
+
+    def abandon_run(self, document_id: str, run_id: str, status: str, now: str) -> bool:
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=document_pk(document_id),
+                UpdateExpression="SET #status = :status, updated_at = :now REMOVE run_id",
+                ConditionExpression="run_id = :run AND #status = :processing",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":status": {"S": status},
+                    ":run": {"S": run_id},
+                    ":processing": {"S": "processing"},
                     ":now": {"S": now},
                 },
             )

@@ -154,7 +154,12 @@ class DocflowService:
             raise Conflict("The document is being processed; wait for it to finish.")
         run = f"{document_id}-run-{self.new_id()[:12]}"
         self.records.start_processing(document_id, run, _timestamp(self.clock()))
-        self.workflows.start_document(run, workflow_input(record))
+        try:
+            self.workflows.start_document(run, workflow_input(record))
+        except Exception:
+            # Not started (throttled, say): the document is as it was, so the caller can retry.
+            self.records.abandon_run(document_id, run, record.status, _timestamp(self.clock()))
+            raise
         return {"document_id": document_id, "status": "processing"}
 
     # -- batches ----------------------------------------------------------------------------

@@ -1,0 +1,581 @@
+"""DocflowService on moto's S3 and DynamoDB and an in-test fake of the state machines:
+what each API operation answers, what it writes and what it starts, always scoped to its
+caller."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime, timedelta, timezone
+from itertools import count
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from docflow import keys
+from docflow.outcome import decide_outcome
+from docflow.service import (
+    MAX_BATCH_DOCUMENTS,
+    Conflict,
+    DocflowService,
+    InvalidRequest,
+    NotFound,
+    Settings,
+    TooLarge,
+    UnsupportedMediaType,
+)
+from docflow.workflows import Throttled
+
+START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
+EXECUTION_PREFIX = "arn:aws:states:us-east-1:123456789012:execution:"
+MAX_PRESIGN = timedelta(minutes=15)
+
+
+class FakeWorkflows:
+    """The Workflows protocol in memory: records what was started and stopped, and answers
+    each execution's status from `statuses` (RUNNING until a test says otherwise)."""
+
+    def __init__(self) -> None:
+        self.documents: list[tuple[str, dict[str, Any]]] = []
+        self.batches: list[tuple[str, dict[str, Any]]] = []
+        self.stopped: list[tuple[str, str]] = []
+        self.statuses: dict[str, str] = {}
+        self.throttled_starts = 0  # how many of the next starts Step Functions refuses
+
+    def start_document(self, name: str, document: dict[str, Any]) -> str:
+        if self.throttled_starts:
+            self.throttled_starts -= 1
+            raise Throttled("Step Functions is throttling requests")
+        self.documents.append((name, document))
+        return self._started(f"{EXECUTION_PREFIX}docflow-document:{name}")
+
+    def start_batch(self, name: str, batch: dict[str, Any]) -> str:
+        if self.throttled_starts:
+            self.throttled_starts -= 1
+            raise Throttled("Step Functions is throttling requests")
+        self.batches.append((name, batch))
+        return self._started(f"{EXECUTION_PREFIX}docflow-batch:{name}")
+
+    def status(self, execution_arn: str) -> str:
+        return self.statuses[execution_arn]
+
+    def stop(self, execution_arn: str, cause: str) -> None:
+        self.stopped.append((execution_arn, cause))
+        self.statuses[execution_arn] = "ABORTED"
+
+    def _started(self, arn: str) -> str:
+        self.statuses.setdefault(arn, "RUNNING")
+        return arn
+
+
+class Clock:
+    """Starts at START and moves on a second each time it is read."""
+
+    def __init__(self) -> None:
+        self.ticks = count()
+
+    def __call__(self) -> datetime:
+        return START + timedelta(seconds=next(self.ticks))
+
+
+def id_sequence():
+    numbers = count(1)
+    return lambda: f"id{next(numbers):06d}"
+
+
+@pytest.fixture
+def workflows() -> FakeWorkflows:
+    return FakeWorkflows()
+
+
+@pytest.fixture
+def service(record_store, s3_store, workflows) -> DocflowService:
+    return make_service(record_store, s3_store, workflows)
+
+
+def make_service(record_store, s3_store, workflows, settings: Settings | None = None) -> DocflowService:
+    return DocflowService(
+        records=record_store,
+        store=s3_store,
+        presigner=s3_store,
+        workflows=workflows,
+        settings=settings or Settings(),
+        clock=Clock(),
+        new_id=id_sequence(),
+    )
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def policy_of(upload: dict[str, Any]) -> dict[str, Any]:
+    """The decoded policy document of a presigned POST."""
+    return json.loads(base64.b64decode(upload["fields"]["policy"]))
+
+
+def assert_presigned_for_at_most_fifteen_minutes(url: str) -> None:
+    """A signed GET URL (SigV4's X-Amz-Expires or SigV2's absolute Expires) that lives at most 15 minutes."""
+    query = parse_qs(urlparse(url).query)
+    assert "Signature" in query or "X-Amz-Signature" in query, url
+    if "X-Amz-Expires" in query:
+        lifetime = int(query["X-Amz-Expires"][0])
+    else:
+        lifetime = int(query["Expires"][0]) - datetime.now(timezone.utc).timestamp()
+    assert 0 < lifetime <= MAX_PRESIGN.total_seconds(), url
+
+
+def upload(service: DocflowService, owner: str = "alice", filename: str = "invoice.pdf") -> str:
+    return service.create_upload(owner, filename, "application/pdf", 1234)["document_id"]
+
+
+def realistic_result(document_id: str, *, failed: bool = False) -> dict[str, Any]:
+    """An outcome as the record step writes it (docflow.outcome.decide_outcome)."""
+    state: dict[str, Any] = {
+        "document_id": document_id,
+        "key": f"uploads/{document_id}/invoice.pdf",
+        "filename": "invoice.pdf",
+        "detection": {"mime_type": "application/pdf", "kind": "pdf", "size_bytes": 1234, "extension_mismatch": False},
+    }
+    if failed:
+        state["failure"] = {"Error": "PdfCorrupt", "Cause": "The PDF could not be read."}
+    else:
+        state["extraction"] = {"page_count": 2, "word_count": 40, "char_count": 200, "pages_failed": 0,
+                               "text_key": keys.text_key(document_id)}
+        state["analysis"] = {"keywords": [{"word": "invoice", "count": 3}], "word_count": 38,
+                             "sentiment": {"label": "neutral", "score": 0.0}, "reading_time_minutes": 0.2}
+        state["thumbnail"] = {"thumbnail_key": keys.thumbnail_key(document_id, "png"), "width": 300, "height": 150}
+    return dict(decide_outcome(state, START + timedelta(minutes=1)))
+
+
+def processed(service: DocflowService, record_store, owner: str = "alice", *, failed: bool = False) -> str:
+    """A document uploaded and processed to its end, as the upload event and record step would."""
+    document_id = upload(service, owner)
+    record_store.start_processing(document_id, f"upload-of-{document_id}", "2026-03-01T12:00:30+00:00")
+    record_store.record_result(document_id, realistic_result(document_id, failed=failed), "2026-03-01T12:01:00+00:00")
+    return document_id
+
+
+def processing(service: DocflowService, record_store, owner: str = "alice") -> str:
+    document_id = upload(service, owner)
+    record_store.start_processing(document_id, f"upload-of-{document_id}", "2026-03-01T12:00:30+00:00")
+    return document_id
+
+
+def running_batch(service: DocflowService, record_store, size: int = 2, owner: str = "alice") -> str:
+    document_ids = [processed(service, record_store, owner) for _ in range(size)]
+    return service.create_batch(owner, document_ids)["batch_id"]
+
+
+# -- create_upload ------------------------------------------------------------------------------
+
+
+def test_create_upload_presigns_a_post_for_exactly_the_upload_key(service, record_store):
+    answer = service.create_upload("alice", "Q1 invoice.pdf", "application/pdf", 1234)
+
+    document_id = answer["document_id"]
+    key = f"uploads/{document_id}/Q1_invoice.pdf"
+    assert document_id == "id000001"
+    assert answer["expires_in"] == 900
+    assert answer["upload"]["url"].startswith("https://")
+    fields = answer["upload"]["fields"]
+    assert fields["key"] == key
+    assert fields["Content-Type"] == "application/pdf"
+
+    conditions = policy_of(answer["upload"])["conditions"]
+    assert {"key": key} in conditions
+    assert {"Content-Type": "application/pdf"} in conditions
+    assert ["content-length-range", 1, service.settings.max_upload_bytes] in conditions
+    assert {"bucket": "docflow-test-documents"} in conditions
+    assert not [c for c in conditions if isinstance(c, list) and c[0] == "starts-with"]
+
+
+def test_create_upload_writes_a_pending_record(service, record_store):
+    document_id = service.create_upload("alice", "invoice.pdf", "application/pdf", 1234)["document_id"]
+    record = record_store.get_document(document_id)
+    assert record.owner == "alice"
+    assert record.status == "pending"
+    assert record.filename == "invoice.pdf"
+    assert record.key == f"uploads/{document_id}/invoice.pdf"
+    assert record.content_type == "application/pdf"
+    assert record.created_at == record.updated_at == START.isoformat(timespec="microseconds")
+
+
+def test_the_upload_policy_expires_within_fifteen_minutes(service):
+    before = datetime.now(timezone.utc)
+    answer = service.create_upload("alice", "invoice.pdf", "application/pdf", None)
+    expiration = datetime.fromisoformat(policy_of(answer["upload"])["expiration"].replace("Z", "+00:00"))
+    assert before < expiration <= datetime.now(timezone.utc) + MAX_PRESIGN
+
+
+def test_a_path_in_the_filename_is_dropped_from_the_key(service, record_store):
+    answer = service.create_upload("alice", "../../etc/passwd.pdf", "application/pdf", 10)
+    key = f"uploads/{answer['document_id']}/passwd.pdf"
+    assert answer["upload"]["fields"]["key"] == key
+    assert {"key": key} in policy_of(answer["upload"])["conditions"]
+    assert record_store.get_document(answer["document_id"]).key == key
+
+
+@pytest.mark.parametrize("content_type", ["text/html", "", "application/x-msdownload", "image/svg+xml"])
+def test_a_content_type_docflow_does_not_process_is_refused(service, record_store, content_type):
+    with pytest.raises(UnsupportedMediaType) as raised:
+        service.create_upload("alice", "page.html", content_type, 10)
+    assert raised.value.status == 415
+    assert record_store.list_documents("alice", status=None, limit=10, cursor=None) == ([], None)
+
+
+@pytest.mark.parametrize("declared", ["application/pdf; charset=x", "Application/PDF", " application/pdf "])
+def test_a_content_types_parameters_and_case_do_not_matter(service, record_store, declared):
+    answer = service.create_upload("alice", "invoice.pdf", declared, 10)
+    assert answer["upload"]["fields"]["Content-Type"] == "application/pdf"
+    assert {"Content-Type": "application/pdf"} in policy_of(answer["upload"])["conditions"]
+    assert record_store.get_document(answer["document_id"]).content_type == "application/pdf"
+
+
+def test_a_declared_size_over_the_limit_is_refused(record_store, s3_store, workflows):
+    service = make_service(record_store, s3_store, workflows, Settings(max_upload_bytes=1000))
+    with pytest.raises(TooLarge) as raised:
+        service.create_upload("alice", "big.pdf", "application/pdf", 1001)
+    assert raised.value.status == 413
+    assert record_store.list_documents("alice", status=None, limit=10, cursor=None) == ([], None)
+
+    at_the_limit = service.create_upload("alice", "ok.pdf", "application/pdf", 1000)
+    assert ["content-length-range", 1, 1000] in policy_of(at_the_limit["upload"])["conditions"]
+    undeclared = service.create_upload("alice", "unknown.pdf", "application/pdf", None)
+    assert ["content-length-range", 1, 1000] in policy_of(undeclared["upload"])["conditions"]
+
+
+def test_settings_from_the_environment_cap_presigned_expiry_at_fifteen_minutes(monkeypatch):
+    monkeypatch.setenv("DOCFLOW_UPLOAD_EXPIRY_SECONDS", "3600")
+    monkeypatch.setenv("DOCFLOW_DOWNLOAD_EXPIRY_SECONDS", "3600")
+    monkeypatch.setenv("DOCFLOW_MAX_UPLOAD_BYTES", "2048")
+    settings = Settings.from_environment()
+    assert settings.upload_expiry_seconds == 900
+    assert settings.download_expiry_seconds == 900
+    assert settings.max_upload_bytes == 2048
+
+
+def test_settings_from_the_environment_keep_a_shorter_expiry(monkeypatch):
+    monkeypatch.setenv("DOCFLOW_UPLOAD_EXPIRY_SECONDS", "300")
+    monkeypatch.delenv("DOCFLOW_DOWNLOAD_EXPIRY_SECONDS", raising=False)
+    settings = Settings.from_environment()
+    assert (settings.upload_expiry_seconds, settings.download_expiry_seconds) == (300, 900)
+
+
+def test_an_environment_asking_for_an_hour_still_presigns_for_fifteen_minutes(monkeypatch, record_store, s3_store, workflows):
+    monkeypatch.setenv("DOCFLOW_UPLOAD_EXPIRY_SECONDS", "3600")
+    service = make_service(record_store, s3_store, workflows, Settings.from_environment())
+    answer = service.create_upload("alice", "invoice.pdf", "application/pdf", 10)
+    expiration = datetime.fromisoformat(policy_of(answer["upload"])["expiration"].replace("Z", "+00:00"))
+    assert answer["expires_in"] == 900
+    assert expiration <= datetime.now(timezone.utc) + MAX_PRESIGN
+
+
+# -- get_document ---------------------------------------------------------------------------------
+
+
+def test_another_owners_document_is_not_found(service):
+    document_id = upload(service, "bob")
+    with pytest.raises(NotFound) as raised:
+        service.get_document("alice", document_id)
+    assert raised.value.status == 404
+
+
+def test_a_missing_document_is_not_found(service):
+    with pytest.raises(NotFound):
+        service.get_document("alice", "no-such-id")
+
+
+def test_a_pending_document_has_no_results_yet(service):
+    view = service.get_document("alice", upload(service))
+    assert view["status"] == "pending"
+    assert (view["results"], view["error"], view["thumbnail_url"], view["text_url"]) == (None, None, None, None)
+
+
+def test_a_succeeded_document_shows_its_results_and_download_urls(service, record_store):
+    document_id = processed(service, record_store)
+    view = service.get_document("alice", document_id)
+
+    assert view["document_id"] == document_id
+    assert view["filename"] == "invoice.pdf"
+    assert view["status"] == "succeeded"
+    assert view["error"] is None
+    assert view["results"] == {
+        "mime_type": "application/pdf",
+        "kind": "pdf",
+        "size_bytes": 1234,
+        "extension_mismatch": False,
+        "page_count": 2,
+        "word_count": 40,
+        "keywords": [{"word": "invoice", "count": 3}],
+        "sentiment": {"label": "neutral", "score": 0.0},
+        "reading_time_minutes": 0.2,
+        "partial": False,
+    }
+    for url, key in ((view["thumbnail_url"], keys.thumbnail_key(document_id, "png")),
+                     (view["text_url"], keys.text_key(document_id))):
+        assert key in url
+        assert_presigned_for_at_most_fifteen_minutes(url)
+
+
+def test_a_failed_document_shows_its_error(service, record_store):
+    document_id = processed(service, record_store, failed=True)
+    view = service.get_document("alice", document_id)
+    assert view["status"] == "failed"
+    assert view["error"] == {"code": "pdf_corrupt", "message": "The PDF could not be read."}
+    assert (view["thumbnail_url"], view["text_url"]) == (None, None)
+
+
+# -- process_document -------------------------------------------------------------------------------
+
+
+def test_a_document_not_uploaded_yet_cannot_be_processed(service, workflows):
+    document_id = upload(service)
+    with pytest.raises(Conflict) as raised:
+        service.process_document("alice", document_id)
+    assert raised.value.status == 409
+    assert workflows.documents == []
+
+
+def test_a_document_being_processed_cannot_be_processed_again(service, record_store, workflows):
+    document_id = processing(service, record_store)
+    with pytest.raises(Conflict):
+        service.process_document("alice", document_id)
+    assert workflows.documents == []
+
+
+def test_another_owners_document_cannot_be_processed(service, record_store, workflows):
+    document_id = processed(service, record_store, "bob")
+    with pytest.raises(NotFound):
+        service.process_document("alice", document_id)
+    assert workflows.documents == []
+    assert record_store.get_document(document_id).status == "succeeded"
+
+
+@pytest.mark.parametrize("failed", [False, True], ids=["succeeded", "failed"])
+def test_processing_a_finished_document_starts_its_workflow_again(service, record_store, workflows, failed):
+    document_id = processed(service, record_store, failed=failed)
+
+    answer = service.process_document("alice", document_id)
+
+    assert answer == {"document_id": document_id, "status": "processing"}
+    [(name, execution_input)] = workflows.documents
+    assert name.startswith(f"{document_id}-run-")
+    assert execution_input == {"document_id": document_id, "key": f"uploads/{document_id}/invoice.pdf",
+                               "filename": "invoice.pdf"}
+    record = record_store.get_document(document_id)
+    assert (record.status, record.run_id, record.error) == ("processing", name, None)
+
+
+def test_each_reprocessing_is_a_new_run(service, record_store, workflows):
+    document_id = processed(service, record_store)
+    service.process_document("alice", document_id)
+    record_store.record_result(document_id, realistic_result(document_id), "2026-03-01T13:00:00+00:00")
+    service.process_document("alice", document_id)
+    first, second = (name for name, _ in workflows.documents)
+    assert first != second
+
+
+def test_a_reprocessing_refused_by_throttling_can_be_retried(service, record_store, workflows):
+    document_id = processed(service, record_store)
+    workflows.throttled_starts = 1
+    with pytest.raises(Throttled):
+        service.process_document("alice", document_id)
+
+    assert service.process_document("alice", document_id)["status"] == "processing"
+    assert len(workflows.documents) == 1
+
+
+# -- list_documents ---------------------------------------------------------------------------------
+
+
+def test_list_documents_pages_the_callers_documents_without_urls(service, record_store):
+    mine = [upload(service, "alice", f"file{n}.pdf") for n in range(3)]
+    upload(service, "bob")
+
+    first = service.list_documents("alice", None, 2, None)
+    second = service.list_documents("alice", None, 2, first["next_cursor"])
+
+    assert [d["document_id"] for d in first["documents"] + second["documents"]] == mine[::-1]
+    assert second["next_cursor"] is None
+    assert "thumbnail_url" not in first["documents"][0]
+
+
+def test_list_documents_with_a_garbage_cursor_is_an_invalid_request(service):
+    upload(service)
+    with pytest.raises(InvalidRequest) as raised:
+        service.list_documents("alice", None, 10, "not-a-cursor")
+    assert raised.value.status == 422
+
+
+# -- create_batch -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "document_ids",
+    [[], [f"d{n}" for n in range(MAX_BATCH_DOCUMENTS + 1)]],
+    ids=["empty", "over-10000"],
+)
+def test_a_batch_of_no_or_too_many_documents_is_invalid(service, workflows, document_ids):
+    with pytest.raises(InvalidRequest) as raised:
+        service.create_batch("alice", document_ids)
+    assert raised.value.status == 422
+    assert workflows.batches == []
+
+
+def test_a_batch_with_another_owners_document_is_not_found(service, record_store, s3_store, workflows):
+    mine = processed(service, record_store, "alice")
+    theirs = processed(service, record_store, "bob")
+    with pytest.raises(NotFound) as raised:
+        service.create_batch("alice", [mine, theirs])
+    assert theirs in raised.value.message
+    assert workflows.batches == []
+
+
+def test_a_batch_with_an_unknown_document_is_not_found(service, record_store, workflows):
+    with pytest.raises(NotFound):
+        service.create_batch("alice", [processed(service, record_store), "no-such-id"])
+    assert workflows.batches == []
+
+
+def test_a_batch_with_a_document_not_uploaded_yet_is_a_conflict(service, record_store, workflows):
+    ready = processed(service, record_store)
+    waiting = upload(service)
+    with pytest.raises(Conflict) as raised:
+        service.create_batch("alice", [ready, waiting])
+    assert waiting in raised.value.message
+    assert workflows.batches == []
+
+
+def test_create_batch_writes_the_manifest_records_the_batch_and_starts_its_workflow(
+    service, record_store, s3_store, workflows
+):
+    first = processed(service, record_store)
+    second = processed(service, record_store, failed=True)  # a failed document may be retried in a batch
+
+    answer = service.create_batch("alice", [first, second, first, second])
+
+    batch_id = answer["batch_id"]
+    assert answer == {"batch_id": batch_id, "status": "running", "total": 2}
+    manifest_key = f"batches/{batch_id}/manifest.json"
+    assert s3_store.get_json(manifest_key) == [
+        {"document_id": first, "key": f"uploads/{first}/invoice.pdf", "filename": "invoice.pdf"},
+        {"document_id": second, "key": f"uploads/{second}/invoice.pdf", "filename": "invoice.pdf"},
+    ]
+    assert workflows.batches == [(batch_id, {"batch_id": batch_id, "manifest_key": manifest_key})]
+
+    record = record_store.get_batch(batch_id)
+    assert (record.owner, record.status, record.total, record.done, record.failed) == ("alice", "running", 2, 0, 0)
+    assert record.manifest_key == manifest_key
+    assert record.execution_arn == f"{EXECUTION_PREFIX}docflow-batch:{batch_id}"
+
+
+# -- get_batch -------------------------------------------------------------------------------------------
+
+
+def test_a_running_batch_shows_its_progress(service, record_store):
+    batch_id = running_batch(service, record_store, size=3)
+    record_store.count_in_batch(batch_id, "one", False, "2026-03-01T12:10:00+00:00")
+    record_store.count_in_batch(batch_id, "two", True, "2026-03-01T12:10:01+00:00")
+    record_store.count_in_batch(batch_id, "two", True, "2026-03-01T12:10:02+00:00")  # counted once
+
+    view = service.get_batch("alice", batch_id)
+
+    assert view["status"] == "running"
+    assert view["progress"] == {"total": 3, "done": 2, "failed": 1}
+    assert (view["summary"], view["report_url"]) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("execution_status", "batch_status"),
+    [("FAILED", "failed"), ("TIMED_OUT", "failed"), ("ABORTED", "cancelled")],
+)
+def test_a_batch_whose_execution_ended_without_a_report_takes_its_status(
+    service, record_store, workflows, execution_status, batch_status
+):
+    batch_id = running_batch(service, record_store)
+    workflows.statuses[record_store.get_batch(batch_id).execution_arn] = execution_status
+
+    assert service.get_batch("alice", batch_id)["status"] == batch_status
+    assert record_store.get_batch(batch_id).status == batch_status
+
+
+def test_a_batch_whose_execution_succeeded_waits_for_its_report(service, record_store, workflows):
+    batch_id = running_batch(service, record_store)
+    workflows.statuses[record_store.get_batch(batch_id).execution_arn] = "SUCCEEDED"
+    assert service.get_batch("alice", batch_id)["status"] == "running"
+
+
+def test_a_completed_batch_shows_its_summary_and_report_url(service, record_store, workflows):
+    batch_id = running_batch(service, record_store)
+    summary = {"total": 2, "succeeded": 2, "failed": 0, "skipped": 0}
+    report_key = keys.report_key(batch_id)
+    record_store.finish_batch(batch_id, "completed", "2026-03-01T12:20:00+00:00", summary=summary, report_key=report_key)
+    workflows.statuses[record_store.get_batch(batch_id).execution_arn] = "SUCCEEDED"
+
+    view = service.get_batch("alice", batch_id)
+
+    assert view["status"] == "completed"
+    assert view["summary"] == summary
+    assert report_key in view["report_url"]
+    assert_presigned_for_at_most_fifteen_minutes(view["report_url"])
+
+
+def test_another_owners_batch_is_not_found(service, record_store):
+    batch_id = running_batch(service, record_store, owner="bob")
+    with pytest.raises(NotFound):
+        service.get_batch("alice", batch_id)
+
+
+# -- cancel_batch -------------------------------------------------------------------------------------------
+
+
+def test_cancelling_a_running_batch_stops_its_execution(service, record_store, workflows):
+    batch_id = running_batch(service, record_store)
+    arn = record_store.get_batch(batch_id).execution_arn
+
+    view = service.cancel_batch("alice", batch_id)
+
+    assert [stopped for stopped, _ in workflows.stopped] == [arn]
+    assert view["status"] == "cancelled"
+    assert record_store.get_batch(batch_id).status == "cancelled"
+
+
+def test_cancelling_a_cancelled_batch_is_a_conflict(service, record_store, workflows):
+    batch_id = running_batch(service, record_store)
+    service.cancel_batch("alice", batch_id)
+    with pytest.raises(Conflict) as raised:
+        service.cancel_batch("alice", batch_id)
+    assert raised.value.status == 409
+    assert len(workflows.stopped) == 1
+
+
+def test_cancelling_a_completed_batch_is_a_conflict(service, record_store, workflows):
+    batch_id = running_batch(service, record_store)
+    record_store.finish_batch(batch_id, "completed", "2026-03-01T12:20:00+00:00", report_key=keys.report_key(batch_id))
+    with pytest.raises(Conflict):
+        service.cancel_batch("alice", batch_id)
+    assert workflows.stopped == []
+    assert record_store.get_batch(batch_id).status == "completed"
+
+
+def test_another_owners_batch_cannot_be_cancelled(service, record_store, workflows):
+    batch_id = running_batch(service, record_store, owner="bob")
+    with pytest.raises(NotFound):
+        service.cancel_batch("alice", batch_id)
+    assert workflows.stopped == []
+    assert record_store.get_batch(batch_id).status == "running"
+
+
+def test_a_batch_whose_start_is_refused_is_failed_not_left_running(service, record_store, workflows):
+    ids = [processed(service, record_store) for _ in range(2)]
+    workflows.throttled_starts = 1
+    with pytest.raises(Throttled):
+        service.create_batch("alice", ids)
+    (batch,) = [record_store.get_batch(name) for name in _batch_ids(record_store)]
+    assert batch.status == "failed" and batch.execution_arn is None
+
+
+def _batch_ids(record_store) -> list[str]:
+    items = record_store.client.scan(TableName=record_store.table)["Items"]
+    return [item["pk"]["S"].removeprefix("BATCH#") for item in items if item["sk"]["S"] == "BATCH"]
