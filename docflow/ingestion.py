@@ -32,7 +32,8 @@ class Upload:
 
     def execution_name(self) -> str:
         identity = f"{self.key}\n{self.etag}\n{self.version_id or ''}".encode()
-        return f"{self.document_id}-{hashlib.sha256(identity).hexdigest()[:16]}"
+        # Step Functions allows 80 characters: 63 of the id, a dash and 16 of the digest.
+        return f"{(self.document_id or '')[:63]}-{hashlib.sha256(identity).hexdigest()[:16]}"
 
 
 def ingest(records: RecordStore, workflows: Workflows, upload: Upload, now: str) -> Ingested:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-import sys
+import os
 import time
 import uuid
 from pathlib import Path
@@ -35,3 +35,20 @@ def load_handler(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.handler
+
+
+def load_deployed_handler(name: str, monkeypatch, workflow_arns: dict[str, str]):
+    """functions/<name>'s handler with the environment functions/catalog.toml gives it, as
+    deployed: its ${...} names filled with the test's bucket, table and state machines."""
+    from infra.catalog import load_catalog, substitute
+
+    resources = {
+        "DocumentsBucket": os.environ["DOCFLOW_BUCKET"],
+        "RecordsTable": os.environ["DOCFLOW_TABLE"],
+        "DocumentWorkflowArn": workflow_arns["document"],
+        "BatchWorkflowArn": workflow_arns["batch"],
+    }
+    (spec,) = [spec for spec in load_catalog() if spec.name == name]
+    for variable, value in spec.environment.items():
+        monkeypatch.setenv(variable, substitute(value, resources))
+    return load_handler(name)

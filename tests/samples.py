@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import io
 import zlib
+from datetime import datetime, timezone
+from typing import Any
 
 from PIL import Image
+
+from docflow import keys
+from docflow.outcome import decide_outcome
 
 
 def _pdf_escape(text: str) -> str:
@@ -97,3 +102,22 @@ def displayed_size(path) -> tuple[int, int]:
         width, height = image.size
         turned = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)
     return (height, width) if turned else (width, height)
+
+
+def recorded_result(document_id: str, *, failed: bool = False) -> dict[str, Any]:
+    """An outcome as the record step writes it (docflow.outcome.decide_outcome)."""
+    state: dict[str, Any] = {
+        "document_id": document_id,
+        "key": f"uploads/{document_id}/invoice.pdf",
+        "filename": "invoice.pdf",
+        "detection": {"mime_type": "application/pdf", "kind": "pdf", "size_bytes": 1234, "extension_mismatch": False},
+    }
+    if failed:
+        state["failure"] = {"Error": "PdfCorrupt", "Cause": "The PDF could not be read."}
+    else:
+        state["extraction"] = {"page_count": 2, "word_count": 40, "char_count": 200, "pages_failed": 0,
+                               "text_key": keys.text_key(document_id)}
+        state["analysis"] = {"keywords": [{"word": "invoice", "count": 3}], "word_count": 38,
+                             "sentiment": {"label": "neutral", "score": 0.0}, "reading_time_minutes": 0.2}
+        state["thumbnail"] = {"thumbnail_key": keys.thumbnail_key(document_id, "png"), "width": 300, "height": 150}
+    return dict(decide_outcome(state, datetime(2026, 3, 1, 12, 1, tzinfo=timezone.utc)))

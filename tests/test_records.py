@@ -5,7 +5,6 @@ duplicated events and late reports from changing what has already happened."""
 from __future__ import annotations
 
 import base64
-import json
 import os
 from datetime import datetime, timedelta, timezone
 

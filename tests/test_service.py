@@ -14,7 +14,6 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from docflow import keys
-from docflow.outcome import decide_outcome
 from docflow.service import (
     MAX_BATCH_DOCUMENTS,
     Conflict,
@@ -26,6 +25,7 @@ from docflow.service import (
     UnsupportedMediaType,
 )
 from docflow.workflows import Throttled
+from samples import recorded_result
 
 START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 EXECUTION_PREFIX = "arn:aws:states:us-east-1:123456789012:execution:"
@@ -129,30 +129,11 @@ def upload(service: DocflowService, owner: str = "alice", filename: str = "invoi
     return service.create_upload(owner, filename, "application/pdf", 1234)["document_id"]
 
 
-def realistic_result(document_id: str, *, failed: bool = False) -> dict[str, Any]:
-    """An outcome as the record step writes it (docflow.outcome.decide_outcome)."""
-    state: dict[str, Any] = {
-        "document_id": document_id,
-        "key": f"uploads/{document_id}/invoice.pdf",
-        "filename": "invoice.pdf",
-        "detection": {"mime_type": "application/pdf", "kind": "pdf", "size_bytes": 1234, "extension_mismatch": False},
-    }
-    if failed:
-        state["failure"] = {"Error": "PdfCorrupt", "Cause": "The PDF could not be read."}
-    else:
-        state["extraction"] = {"page_count": 2, "word_count": 40, "char_count": 200, "pages_failed": 0,
-                               "text_key": keys.text_key(document_id)}
-        state["analysis"] = {"keywords": [{"word": "invoice", "count": 3}], "word_count": 38,
-                             "sentiment": {"label": "neutral", "score": 0.0}, "reading_time_minutes": 0.2}
-        state["thumbnail"] = {"thumbnail_key": keys.thumbnail_key(document_id, "png"), "width": 300, "height": 150}
-    return dict(decide_outcome(state, START + timedelta(minutes=1)))
-
-
 def processed(service: DocflowService, record_store, owner: str = "alice", *, failed: bool = False) -> str:
     """A document uploaded and processed to its end, as the upload event and record step would."""
     document_id = upload(service, owner)
     record_store.start_processing(document_id, f"upload-of-{document_id}", "2026-03-01T12:00:30+00:00")
-    record_store.record_result(document_id, realistic_result(document_id, failed=failed), "2026-03-01T12:01:00+00:00")
+    record_store.record_result(document_id, recorded_result(document_id, failed=failed), "2026-03-01T12:01:00+00:00")
     return document_id
 
 
@@ -370,7 +351,7 @@ def test_processing_a_finished_document_starts_its_workflow_again(service, recor
 def test_each_reprocessing_is_a_new_run(service, record_store, workflows):
     document_id = processed(service, record_store)
     service.process_document("alice", document_id)
-    record_store.record_result(document_id, realistic_result(document_id), "2026-03-01T13:00:00+00:00")
+    record_store.record_result(document_id, recorded_result(document_id), "2026-03-01T13:00:00+00:00")
     service.process_document("alice", document_id)
     first, second = (name for name, _ in workflows.documents)
     assert first != second

@@ -6,12 +6,14 @@ Gateway authenticated (docflow serve puts its local caller in the same place).""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from docflow.api_models import (
@@ -60,33 +62,35 @@ def error(status: int, code: str, message: str, headers: dict | None = None) -> 
     )
 
 
-def caller() -> str:
+def principal_of(event: APIGatewayProxyEvent) -> str | None:
     """The authenticated caller: an IAM principal's ARN, or a Cognito user's sub."""
-    return app.context["caller"]
+    context = event.request_context
+    return context.identity.user_arn or (context.authorizer.claims or {}).get("sub")
 
 
-def require_caller(app: APIGatewayRestResolver, next_middleware):
-    if app.current_event.path in PUBLIC_PATHS:
-        return next_middleware(app)
-    context = app.current_event.request_context
-    principal = context.identity.user_arn or (context.authorizer.claims or {}).get("sub")
-    if not principal:
-        return error(401, "unauthorized", "Sign the request: this API needs an authenticated caller.")
-    app.append_context(caller=principal)
-    return next_middleware(app)
+def caller() -> str:
+    return principal_of(app.current_event) or ""
 
 
-def require_json(app: APIGatewayRestResolver, next_middleware):
-    """A body must be JSON: a form-encoded one (curl -d without a Content-Type) would
-    otherwise be read as form fields and fail validation in a confusing way."""
-    event = app.current_event
+def refusal(event: APIGatewayProxyEvent) -> dict | None:
+    """What is refused before routing, as API Gateway would: no caller (401), and a body that
+    is not JSON (415; a form-encoded one, from curl -d, would otherwise fail validation in a
+    confusing way). Powertools validates a request before its middlewares run, so these
+    checks come first, in the handler."""
+    if event.path in PUBLIC_PATHS:
+        return None
+    if not principal_of(event):
+        return refused(401, "unauthorized", "Sign the request: this API needs an authenticated caller.")
     content_type = (event.headers or {}).get("content-type") or (event.headers or {}).get("Content-Type") or ""
     if event.body and not content_type.split(";")[0].strip().lower().endswith("json"):
-        return error(415, "unsupported_media_type", "Send the body as JSON, with Content-Type: application/json.")
-    return next_middleware(app)
+        return refused(415, "unsupported_media_type", "Send the body as JSON, with Content-Type: application/json.")
+    return None
 
 
-app.use(middlewares=[require_caller, require_json])
+def refused(status: int, code: str, message: str) -> dict:
+    """A proxy response for a request refused before it reaches the resolver."""
+    body = {"error": {"code": code, "message": message}}
+    return {"statusCode": status, "headers": {"Content-Type": content_types.APPLICATION_JSON}, "body": json.dumps(body)}
 
 
 @app.get("/health")
@@ -95,7 +99,7 @@ def health() -> Health:
 
 
 @app.get("/openapi.json", include_in_schema=False)
-def openapi() -> Response:
+def openapi():  # no return annotation: Powertools cannot describe a bare Response
     return Response(200, content_types.APPLICATION_JSON, app.get_openapi_json_schema(title="docflow", version="1.0.0"))
 
 
@@ -179,4 +183,4 @@ def _describe(item: dict) -> str:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
-    return app.resolve(event, context)
+    return refusal(APIGatewayProxyEvent(event)) or app.resolve(event, context)
