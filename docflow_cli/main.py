@@ -75,7 +75,7 @@ def serve(arguments: argparse.Namespace) -> int:
     tokens = [token.strip() for token in os.environ.get("DOCFLOW_API_TOKEN", "").split(",") if token.strip()]
     if not tokens:
         tokens = [secrets.token_urlsafe(24)]
-        print(f"DOCFLOW_API_TOKEN was not set; this run's token is printed below.", file=sys.stderr)
+        print("DOCFLOW_API_TOKEN was not set; this run's token is printed below.", file=sys.stderr)
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopped.set())
