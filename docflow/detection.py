@@ -45,6 +45,7 @@ def kind_of(mime_type: str) -> Kind:
 
 
 def sniff_mime_type(head: bytes) -> str:
+    _use_bundled_libmagic()
     import magic  # libmagic is loaded on first use, not at import
 
     return magic.from_buffer(head, mime=True)
@@ -79,3 +80,13 @@ def detect_document(store: ObjectStore, key: str, filename: str) -> Detection:
     """Detects the stored document at `key` from its first bytes, never the whole object."""
     head, size = store.read_head(key, HEAD_BYTES)
     return detect(head, size, filename)
+
+
+def _use_bundled_libmagic() -> None:
+    """Lambda's runtime has no libmagic; the detect bundle ships pylibmagic's build of it and
+    its database, which importing pylibmagic points python-magic at. Elsewhere the system's
+    libmagic serves."""
+    try:
+        import pylibmagic  # noqa: F401
+    except ImportError:
+        pass

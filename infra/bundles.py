@@ -1,0 +1,108 @@
+"""Lambda bundles built without Docker: pip fetches manylinux wheels for the function's
+architecture and Python, and the bundle is those packages, the docflow library and the
+function's own folder, nothing else.
+
+    build/bundles/<architecture>-py<version>/<function>/
+        app.py ...            functions/<name>/*.py
+        docflow/              the runtime library every function shares
+        <packages>            functions/<name>/requirements.txt, for Lambda's platform
+
+The SDK (boto3 and what it needs) is left out: Lambda's Python runtime provides it, and it
+is most of a bundle's size. Dependencies are installed once per requirements file and
+architecture (keyed by a hash of both) and copied into each bundle that needs them.
+
+    python -m infra.bundles [--architecture arm64|x86_64] [NAME...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from infra.catalog import REPO_ROOT, FunctionSpec, load_catalog
+
+BUILD_DIR = REPO_ROOT / "build"
+LIBRARY = REPO_ROOT / "docflow"
+PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+# What Lambda's Python runtime already has; bundling it again only adds megabytes.
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
+_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "requirements.txt")
+
+
+def runtime_python(spec: FunctionSpec) -> str:
+    """"python3.12" -> "3.12"."""
+    return spec.runtime.removeprefix("python")
+
+
+def build_bundle(
+    spec: FunctionSpec, architecture: str | None = None, python: str | None = None, build_dir: Path = BUILD_DIR
+) -> Path:
+    """Builds functions/<name>'s bundle and returns its folder: for the catalog's
+    architecture and runtime unless told otherwise (tests build one this machine can run).
+    Rebuilding replaces the bundle; dependencies come from the cache."""
+    architecture = architecture or spec.architecture
+    python = python or runtime_python(spec)
+    bundle = build_dir / "bundles" / f"{architecture}-py{python}" / spec.name
+    dependencies = _dependencies(spec, architecture, python, build_dir)
+    if bundle.exists():
+        shutil.rmtree(bundle)
+    shutil.copytree(dependencies, bundle)
+    shutil.copytree(LIBRARY, bundle / "docflow", ignore=_IGNORED)
+    shutil.copytree(spec.code_dir, bundle, ignore=_IGNORED, dirs_exist_ok=True)
+    return bundle
+
+
+def _dependencies(spec: FunctionSpec, architecture: str, python: str, build_dir: Path) -> Path:
+    requirements = spec.code_dir / "requirements.txt"
+    key = hashlib.sha256(f"{requirements.read_text()}\n{architecture}\n{python}".encode()).hexdigest()[:16]
+    target = build_dir / "dependencies" / key
+    if (target / ".complete").exists():
+        return target
+    if target.exists():
+        shutil.rmtree(target)  # an interrupted install
+    subprocess.run(
+        [
+            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+            "--target", str(target),
+            "--platform", PLATFORMS[architecture],
+            "--implementation", "cp",
+            "--python-version", python,
+            "--only-binary=:all:",  # wheels for Lambda's platform; never build for this machine
+            "--no-compile",
+            "--requirement", str(requirements),
+        ],
+        check=True,
+    )  # fmt: skip
+    for name in RUNTIME_PROVIDED:
+        for path in target.glob(f"{name}*"):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    shutil.rmtree(target / "bin", ignore_errors=True)
+    (target / ".complete").touch()
+    return target
+
+
+def build_all(architecture: str | None = None, names: list[str] | None = None) -> dict[str, Path]:
+    return {
+        spec.name: build_bundle(spec, architecture)
+        for spec in load_catalog()
+        if not names or spec.name in names
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.bundles", description="Builds the Lambda bundles.")
+    parser.add_argument("names", nargs="*", metavar="NAME", help="functions to build (default: all)")
+    parser.add_argument("--architecture", choices=sorted(PLATFORMS), help="default: each function's, from the catalog")
+    arguments = parser.parse_args(argv)
+    for name, path in build_all(arguments.architecture, arguments.names).items():
+        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        print(f"{name:<10} {size / 1e6:6.1f} MB  {path.relative_to(REPO_ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
