@@ -18,7 +18,7 @@ import base64
 import binascii
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Iterator, Literal, Protocol
 
 DocumentStatus = Literal["pending", "processing", "succeeded", "failed", "skipped"]
 BatchStatus = Literal["running", "completed", "failed", "cancelled"]
@@ -70,6 +70,9 @@ class DocumentRecord:
     # The processing run last started: an upload's identity, or a re-run's name. A new
     # upload to the same key starts anew; the same upload's event delivered twice does not.
     run_id: str | None = None
+    # Epoch seconds after which the record and the document's files are deleted (DynamoDB's
+    # TTL and the cleanup job; S3's lifecycle rules expire the files too).
+    expires_at: int | None = None
 
 
 @dataclass
@@ -86,6 +89,7 @@ class BatchRecord:
     failed: int = 0
     report_key: str | None = None
     summary: dict[str, Any] | None = field(default=None)
+    expires_at: int | None = None
 
 
 class RecordStore(Protocol):
@@ -112,6 +116,11 @@ class RecordStore(Protocol):
     def record_result(self, document_id: str, result: dict[str, Any], now: str) -> bool:
         """Stores a workflow's outcome on the document's record; False when there is no
         record (a document uploaded without the API)."""
+
+    def documents(self) -> Iterator[DocumentRecord]:
+        """Every document record, in no order (a scan: for the daily jobs, not for requests)."""
+
+    def delete_document(self, document_id: str) -> None: ...
 
     def create_batch(self, record: BatchRecord) -> None: ...
 
@@ -307,6 +316,18 @@ class DynamoRecordStore:
             return True
         except self._errors.ConditionalCheckFailedException:
             return False
+
+    def documents(self) -> Iterator[DocumentRecord]:
+        pages = self.client.get_paginator("scan").paginate(
+            TableName=self.table,
+            FilterExpression="sk = :document",
+            ExpressionAttributeValues={":document": {"S": "DOC"}},
+        )
+        for page in pages:
+            yield from (_document(item) for item in page["Items"])
+
+    def delete_document(self, document_id: str) -> None:
+        self.client.delete_item(TableName=self.table, Key=document_pk(document_id))
 
     # -- batches ----------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from docflow import keys
@@ -70,6 +70,7 @@ class Settings:
     max_upload_bytes: int = 50 * 1024 * 1024
     upload_expiry_seconds: int = MAX_PRESIGN_SECONDS
     download_expiry_seconds: int = MAX_PRESIGN_SECONDS
+    retention_days: int = 30
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -84,6 +85,7 @@ class Settings:
                 MAX_PRESIGN_SECONDS,
                 int(os.environ.get("DOCFLOW_DOWNLOAD_EXPIRY_SECONDS", defaults.download_expiry_seconds)),
             ),
+            retention_days=int(os.environ.get("DOCFLOW_RETENTION_DAYS", defaults.retention_days)),
         )
 
 
@@ -129,6 +131,7 @@ class DocflowService:
                 status="pending",
                 created_at=now,
                 updated_at=now,
+                expires_at=self._expiry(),
             )
         )
         expires_in = self.settings.upload_expiry_seconds
@@ -188,6 +191,7 @@ class DocflowService:
                 status="running",
                 created_at=now,
                 updated_at=now,
+                expires_at=self._expiry(),
             )
         )
         # The record comes first, so that no document's outcome can arrive before it.
@@ -217,6 +221,9 @@ class DocflowService:
         return self.get_batch(owner, batch_id)
 
     # -- views and helpers ------------------------------------------------------------------
+
+    def _expiry(self) -> int:
+        return int((self.clock() + timedelta(days=self.settings.retention_days)).timestamp())
 
     def _own_document(self, owner: str, document_id: str) -> DocumentRecord:
         record = self.records.get_document(document_id)

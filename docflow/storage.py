@@ -44,6 +44,9 @@ class ObjectStore(Protocol):
 
     def put_json(self, key: str, value: Any) -> None: ...
 
+    def delete_prefix(self, prefix: str) -> int:
+        """Deletes every object under `prefix`; returns how many there were."""
+
 
 class Presigner(Protocol):
     def presign_upload(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> dict[str, Any]:
@@ -116,6 +119,16 @@ class S3ObjectStore:
 
     def put_json(self, key: str, value: Any) -> None:
         self.put(key, json.dumps(value, ensure_ascii=False).encode(), "application/json")
+
+    def delete_prefix(self, prefix: str) -> int:
+        deleted = 0
+        with _s3_errors(prefix):
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                batch = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+                if batch:
+                    self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+                    deleted += len(batch)
+        return deleted
 
     # -- presigned URLs: the client talks to S3 directly, the bytes never pass the API --
 

@@ -156,6 +156,32 @@ def cancel(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_job(arguments: argparse.Namespace) -> int:
+    """A scheduled job, run now in the local cloud with the event its schedule sends."""
+    from localcloud import LocalCloud
+
+    event = {"job": arguments.job}
+    if arguments.endpoint:  # the cloud of a running docflow serve, through Lambda's Invoke
+        import boto3
+
+        client = boto3.client(
+            "lambda", endpoint_url=arguments.endpoint, region_name="us-east-1",
+            aws_access_key_id="local", aws_secret_access_key="local",
+        )  # fmt: skip
+        response = client.invoke(FunctionName="docflow-jobs", Payload=json.dumps(event).encode())
+        answer, failed = json.loads(response["Payload"].read()), "FunctionError" in response
+    else:
+        print(f"docflow: running {arguments.job} in a fresh local cloud…", file=sys.stderr)
+        with LocalCloud(arguments.workdir) as cloud:
+            result = cloud.invoke("jobs", event)
+        answer, failed = json.loads(result.payload), bool(result.error)
+    if failed:
+        print(f"docflow: {arguments.job} failed: {answer.get('errorMessage', answer)}", file=sys.stderr)
+        return EXIT_FAILED
+    print(json.dumps(answer, indent=2))
+    return EXIT_OK
+
+
 def _print_document(document: dict) -> None:
     error = document.get("error")
     reason = f"  {error['code']}: {error['message']}" if error else ""
@@ -247,6 +273,25 @@ def build_parser() -> argparse.ArgumentParser:
     batch_parser.add_argument("document_ids", nargs="+", metavar="ID", help="document ids from docflow upload")
     batch_parser.add_argument("--wait", action="store_true", help="follow the batch to its end")
     batch_parser.set_defaults(handler=batch)
+
+    jobs_parser = commands.add_parser("jobs", help="the scheduled jobs (cleanup, usage report, health check)")
+    jobs_commands = jobs_parser.add_subparsers(dest="jobs_command", required=True, metavar="COMMAND")
+    job_parser = jobs_commands.add_parser(
+        "run",
+        help="run a scheduled job now, in a local cloud",
+        description="Runs the jobs function in a fresh local cloud with the event its EventBridge schedule "
+        "sends on AWS, and prints its result. cleanup expires documents past retention and fails those "
+        "stuck in processing; usage-report counts documents by status, kind and error code; "
+        "health-check sends a canary PDF through the whole pipeline.",
+    )
+    job_parser.add_argument("job", choices=["cleanup", "usage-report", "health-check"])
+    job_parser.add_argument(
+        "--endpoint", metavar="URL",
+        help="run it in the local cloud of a running `docflow serve` (the URL on its AWS line); "
+        "without it, the job runs in a fresh, empty local cloud",
+    )  # fmt: skip
+    job_parser.add_argument("--workdir", type=Path, default=None, metavar="DIR", help="keep logs here")
+    job_parser.set_defaults(handler=run_job)
 
     cancel_parser = commands.add_parser("cancel", parents=[client_options], help="cancel a running batch")
     cancel_parser.add_argument("batch_id", metavar="BATCH_ID")

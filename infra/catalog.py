@@ -47,6 +47,8 @@ class FunctionSpec:
     environment: Mapping[str, str] = field(default_factory=dict)
     queue: QueueSpec | None = None
     throttling: ThrottleSpec | None = None
+    # EventBridge schedules invoking the function with {"job": name}: name -> expression.
+    schedules: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def arn_placeholder(self) -> str:
@@ -74,6 +76,7 @@ def load_catalog(path: Path = CATALOG_PATH) -> list[FunctionSpec]:
                 code_dir=path.parent / name,
                 queue=QueueSpec(**own["queue"]) if "queue" in own else None,
                 throttling=ThrottleSpec(**own["throttling"]) if "throttling" in own else None,
+                schedules=dict(own.get("schedules", {})),
             )
         )
     return specs

@@ -45,3 +45,9 @@ class MemoryObjectStore:
 
     def put_json(self, key: str, value: Any) -> None:
         self.put(key, json.dumps(value).encode(), "application/json")
+
+    def delete_prefix(self, prefix: str) -> int:
+        doomed = [key for key in self.objects if key.startswith(prefix)]
+        for key in doomed:
+            del self.objects[key]
+        return len(doomed)

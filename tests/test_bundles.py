@@ -167,6 +167,13 @@ def test_api_and_ingest_run_from_their_bundles(runtime_sdk, moto_endpoint, tmp_p
     assert ingested["result"] == {"batchItemFailures": []}  # no record: not docflow's upload, and not a failure
 
 
+def test_jobs_runs_from_its_bundle(runtime_sdk, moto_endpoint, tmp_path):
+    endpoint, s3 = moto_endpoint
+    report = run_from_bundle("jobs", {"job": "usage-report"}, runtime_sdk, endpoint, tmp_path)["result"]
+    assert report["report_key"].startswith("reports/usage/")
+    assert json.loads(s3.get_object(Bucket=BUCKET, Key=report["report_key"])["Body"].read()) == report
+
+
 def test_every_catalog_function_is_covered_here():
-    tested = {"detect", "extract", "analyze", "thumbnail", "record", "report", "api", "ingest"}
+    tested = {"detect", "extract", "analyze", "thumbnail", "record", "report", "api", "ingest", "jobs"}
     assert set(SPECS) == tested, "a new function needs its bundle tested here"

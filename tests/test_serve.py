@@ -360,3 +360,13 @@ def test_the_cli_says_in_one_line_when_it_is_refused(server):
     )  # fmt: skip
     assert refused.returncode == 1
     assert refused.stderr.strip() == "docflow: The token is not valid for this API. (403 forbidden)"
+
+
+def test_scheduled_jobs_run_in_the_served_cloud(server):
+    upload(server, EXAMPLES / "annual-report.pdf", "application/pdf")
+    health = docflow(server, "jobs", "run", "health-check", "--endpoint", server.aws)
+    assert health.returncode == 0, health.stderr
+    assert json.loads(health.stdout)["status"] == "succeeded"
+    usage = docflow(server, "jobs", "run", "usage-report", "--endpoint", server.aws)
+    assert usage.returncode == 0, usage.stderr
+    assert json.loads(usage.stdout)["by_status"].get("succeeded", 0) >= 2  # the upload and the canary

@@ -1,0 +1,133 @@
+"""The scheduled jobs (what Celery beat ran in the seed system), as plain functions.
+
+- cleanup: documents past their retention lose their files and their record (S3's
+  lifecycle rules and DynamoDB's TTL do the same, later and less precisely); documents
+  stuck in `processing` longer than any workflow can run are failed with `timeout`, so
+  every document still ends in a terminal state.
+- usage_report: documents by status, kind and error code, written to S3.
+- health_check: a canary PDF goes through the whole path a user's upload takes (S3 event,
+  EventBridge, SQS, ingest, the document workflow) and must come out `succeeded` in time.
+
+The schedules are in functions/catalog.toml, under the jobs function.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+from docflow import keys
+from docflow.errors import DocflowError, Timeout
+from docflow.records import DocumentRecord, RecordStore
+from docflow.storage import ObjectStore
+
+JOBS = ("cleanup", "usage-report", "health-check")
+# Longer than the document workflow can run (each step's timeout, times its retries).
+STUCK_AFTER = timedelta(hours=2)
+HEALTH_CHECK_OWNER = "docflow-health-check"
+HEALTH_CHECK_SECONDS = 90
+
+
+class HealthCheckFailed(DocflowError):
+    code = "health_check_failed"
+    advice = "The canary document did not come through the pipeline; see the alarm's dashboard."
+
+
+def cleanup(records: RecordStore, store: ObjectStore, now: datetime) -> dict[str, int]:
+    expired = stuck = 0
+    for record in records.documents():
+        if record.expires_at is not None and record.expires_at <= now.timestamp():
+            store.delete_prefix(f"uploads/{record.document_id}/")
+            store.delete_prefix(f"documents/{record.document_id}/")
+            records.delete_document(record.document_id)
+            expired += 1
+        elif record.status == "processing" and _age(record, now) > STUCK_AFTER:
+            records.record_result(record.document_id, _timed_out(record, now), _iso(now))
+            stuck += 1
+    return {"expired": expired, "stuck_failed": stuck}
+
+
+def usage_report(records: RecordStore, store: ObjectStore, now: datetime) -> dict[str, Any]:
+    by_status: Counter[str] = Counter()
+    by_kind: Counter[str] = Counter()
+    by_error: Counter[str] = Counter()
+    for record in records.documents():
+        by_status[record.status] += 1
+        by_kind[(record.result or {}).get("kind") or "unknown"] += 1
+        if record.error:
+            by_error[record.error.get("code", "unknown")] += 1
+    report = {
+        "generated_at": _iso(now),
+        "documents": sum(by_status.values()),
+        "by_status": dict(by_status),
+        "by_kind": dict(by_kind),
+        "errors_by_code": dict(by_error),
+    }
+    report["report_key"] = f"reports/usage/{now:%Y-%m-%d}.json"
+    store.put_json(report["report_key"], report)
+    return report
+
+
+def health_check(
+    records: RecordStore,
+    store: ObjectStore,
+    now: datetime,
+    canary: bytes,
+    *,
+    timeout_seconds: float = HEALTH_CHECK_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> dict[str, Any]:
+    """Uploads the canary as a client would (a record, then the object) and waits for its
+    outcome. Raises HealthCheckFailed unless it succeeds within timeout_seconds."""
+    document_id = f"health-{uuid.uuid4().hex[:20]}"
+    key = keys.upload_key(document_id, "canary.pdf")
+    records.create_document(
+        DocumentRecord(
+            document_id=document_id,
+            owner=HEALTH_CHECK_OWNER,
+            filename="canary.pdf",
+            key=key,
+            content_type="application/pdf",
+            status="pending",
+            created_at=_iso(now),
+            updated_at=_iso(now),
+            expires_at=int((now + timedelta(days=1)).timestamp()),
+        )
+    )
+    started = monotonic()
+    store.put(key, canary, "application/pdf")
+    while True:
+        record = records.get_document(document_id)
+        status = record.status if record else "missing"
+        if status in ("succeeded", "failed", "skipped") or monotonic() - started > timeout_seconds:
+            break
+        sleep(1)
+    seconds = round(monotonic() - started, 1)
+    if status != "succeeded":
+        error = (record.error or {}).get("code") if record else None
+        raise HealthCheckFailed(f"the canary ended {status} ({error or 'no error code'}) after {seconds} s")
+    return {"document_id": document_id, "status": status, "seconds": seconds}
+
+
+def _age(record: DocumentRecord, now: datetime) -> timedelta:
+    return now - datetime.fromisoformat(record.updated_at)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def _timed_out(record: DocumentRecord, now: datetime) -> dict[str, Any]:
+    """The outcome of a document whose workflow never reported back."""
+    return {
+        **(record.result or {}),
+        "document_id": record.document_id,
+        "filename": record.filename,
+        "status": "failed",
+        "error": {"code": Timeout.code, "message": "Processing did not finish; upload the document again."},
+        "recorded_at": _iso(now),
+    }

@@ -1,0 +1,46 @@
+"""jobs: the scheduled jobs, one function; EventBridge schedules send {"job": name}."""
+
+from datetime import datetime, timezone
+from importlib import resources
+from typing import Literal
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from docflow.jobs import HealthCheckFailed, cleanup, health_check, usage_report
+from docflow.records import DynamoRecordStore
+from docflow.runtime import logger, metrics, step
+from docflow.storage import S3ObjectStore
+
+store = S3ObjectStore.from_environment()
+records = DynamoRecordStore.from_environment()
+CANARY = resources.files("docflow.data").joinpath("canary.pdf").read_bytes()
+
+
+class JobRequest(BaseModel):
+    job: Literal["cleanup", "usage-report", "health-check"]
+
+
+@step(JobRequest)
+def handler(request: JobRequest, context: LambdaContext) -> dict:
+    now = datetime.now(timezone.utc)
+    logger.append_keys(job=request.job)
+    if request.job == "cleanup":
+        result = cleanup(records, store, now)
+        metrics.add_metric(name="DocumentsExpired", unit=MetricUnit.Count, value=result["expired"])
+        metrics.add_metric(name="DocumentsStuckFailed", unit=MetricUnit.Count, value=result["stuck_failed"])
+    elif request.job == "usage-report":
+        result = usage_report(records, store, now)
+        for status, count in result["by_status"].items():
+            metrics.add_metric(name=f"Usage{status.capitalize()}", unit=MetricUnit.Count, value=count)
+    else:
+        try:
+            result = health_check(records, store, now, CANARY)
+        except HealthCheckFailed:
+            metrics.add_metric(name="HealthCheckFailed", unit=MetricUnit.Count, value=1)
+            raise
+        metrics.add_metric(name="HealthCheckFailed", unit=MetricUnit.Count, value=0)
+        metrics.add_metric(name="HealthCheckSeconds", unit=MetricUnit.Seconds, value=result["seconds"])
+    logger.info("job done", extra={"result": result})
+    return result
