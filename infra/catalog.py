@@ -56,6 +56,11 @@ class FunctionSpec:
         return f"{self.name.capitalize()}FunctionArn"
 
 
+def service_name(spec: FunctionSpec) -> str:
+    """What a function is called once deployed, in logs and metrics (POWERTOOLS_SERVICE_NAME)."""
+    return f"docflow-{spec.name}"
+
+
 def load_catalog(path: Path = CATALOG_PATH) -> list[FunctionSpec]:
     raw = tomllib.loads(path.read_text())
     defaults = raw.get("defaults", {})

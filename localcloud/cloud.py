@@ -21,7 +21,7 @@ import boto3
 
 from docflow.ingestion import upload_event_pattern
 from docflow.records import create_table
-from infra.catalog import FunctionSpec, load_catalog, state_machine_files, substitute
+from infra.catalog import FunctionSpec, load_catalog, service_name, state_machine_files, substitute
 from localcloud import asl_compat
 from localcloud.event_sources import QueuePoller
 from localcloud.s3_gateway import S3Gateway
@@ -233,7 +233,7 @@ class LocalCloud:
             AWS_LAMBDA_FUNCTION_NAME=deployed_name(spec.name),
             DOCFLOW_FUNCTION_ARN=self.function_arns[spec.name],
             AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(spec.memory_mb),
-            POWERTOOLS_SERVICE_NAME=deployed_name(spec.name),
+            POWERTOOLS_SERVICE_NAME=service_name(spec),
             POWERTOOLS_TRACE_DISABLED="true",  # no X-Ray daemon here
             PYTHONPATH=str(Path(__file__).resolve().parent.parent),
         )

@@ -1,0 +1,220 @@
+"""Pipeline: every function of functions/catalog.toml and the two state machines of
+statemachine/, each with only the permissions it uses.
+
+Function environments and state machine definitions are filled with the same ${Name}
+substitution the local cloud uses (infra.catalog.substitute / CloudFormation's
+DefinitionSubstitutions). State machine ARNs are computed from their names, so functions
+can name the workflows they start without a dependency cycle."""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.nag import acknowledge, acknowledge_wildcards
+
+from infra.bundles import build_bundle
+from infra.catalog import FunctionSpec, load_catalog, placeholders, service_name, state_machine_files, substitute
+from infra.storage import Storage
+
+ARCHITECTURES = {"arm64": lambda_.Architecture.ARM_64, "x86_64": lambda_.Architecture.X86_64}
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+# Why no function has a dead-letter queue of its own: none is invoked asynchronously
+# without something else keeping the failed event.
+_SYNCHRONOUS = "Invoked synchronously by Step Functions, whose Retry and Catch handle its failures."
+_NO_DLQ_REASONS = {
+    "detect": _SYNCHRONOUS, "extract": _SYNCHRONOUS, "thumbnail": _SYNCHRONOUS, "analyze": _SYNCHRONOUS,
+    "record": _SYNCHRONOUS, "report": _SYNCHRONOUS,
+    "ingest": "Invoked by its SQS event source: failed messages return to the queue and go to its dead-letter queue.",
+    "api": "Invoked synchronously by API Gateway, which answers the caller with the error.",
+    "jobs": "Invoked by EventBridge schedules whose targets retry and keep undelivered events in a dead-letter "
+            "queue; a failed health check raises an alarm.",
+}  # fmt: skip
+
+
+class Pipeline(Construct):
+    def __init__(self, scope: Construct, id: str, *, storage: Storage):
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        self.storage = storage
+        self.specs = {spec.name: spec for spec in load_catalog()}
+        self.state_machine_names = {name: f"{stack.stack_name}-{name}" for name in state_machine_files()}
+        self.state_machine_arns = {
+            name: stack.format_arn(
+                service="states",
+                resource="stateMachine",
+                resource_name=machine_name,
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            for name, machine_name in self.state_machine_names.items()
+        }
+        self.resources = {
+            "DocumentsBucket": storage.bucket.bucket_name,
+            "RecordsTable": storage.table.table_name,
+            **{f"{name.capitalize()}WorkflowArn": arn for name, arn in self.state_machine_arns.items()},
+        }
+        self.functions = {name: self._function(spec) for name, spec in self.specs.items()}
+        self.state_machines = {name: self._state_machine(name, path.read_text()) for name, path in state_machine_files().items()}
+        self._grant_functions()
+
+    # -- functions ----------------------------------------------------------------------------
+
+    def _function(self, spec: FunctionSpec) -> lambda_.Function:
+        log_group = logs.LogGroup(
+            self, f"{spec.name}Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
+        )
+        function = lambda_.Function(
+            self,
+            spec.name.capitalize(),
+            description=spec.description,
+            runtime=lambda_.Runtime(spec.runtime, lambda_.RuntimeFamily.PYTHON),
+            architecture=ARCHITECTURES[spec.architecture],
+            handler=spec.handler,
+            code=lambda_.Code.from_asset(str(build_bundle(spec))),
+            memory_size=spec.memory_mb,
+            timeout=Duration.seconds(spec.timeout_seconds),
+            environment={
+                **{name: substitute(value, self.resources) for name, value in spec.environment.items()},
+                "POWERTOOLS_SERVICE_NAME": service_name(spec),
+            },
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+        )
+        acknowledge(function, "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]", "AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs.",
+        )
+        return function
+
+    def _grant_functions(self) -> None:
+        bucket, table = self.storage.bucket, self.storage.table
+        objects = bucket.arn_for_objects
+        index = f"{table.table_arn}/index/*"
+        document_workflow, batch_workflow = self.state_machine_arns["document"], self.state_machine_arns["batch"]
+        batch_executions = _executions_of(self, self.state_machine_names["batch"])
+        grants: dict[str, list[iam.PolicyStatement]] = {
+            "detect": [_allow(["s3:GetObject"], objects("uploads/*"))],
+            "extract": [_allow(["s3:GetObject"], objects("uploads/*")), _allow(["s3:PutObject"], objects("documents/*"))],
+            "thumbnail": [_allow(["s3:GetObject"], objects("uploads/*")), _allow(["s3:PutObject"], objects("documents/*"))],
+            "analyze": [_allow(["s3:GetObject"], objects("documents/*"))],
+            "record": [
+                _allow(["s3:PutObject"], objects("documents/*")),
+                _allow(["dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"], table.table_arn),
+            ],
+            "report": [
+                _allow(["s3:GetObject"], objects("documents/*"), objects("batches/*")),
+                _allow(["s3:PutObject"], objects("batches/*")),
+                _allow(["dynamodb:UpdateItem"], table.table_arn),
+            ],
+            "ingest": [
+                _allow(["dynamodb:GetItem", "dynamodb:UpdateItem"], table.table_arn),
+                _allow(["states:StartExecution"], document_workflow),
+            ],
+            "api": [
+                # A presigned POST or GET carries the API's own permission to do what it allows.
+                _allow(["s3:PutObject"], objects("uploads/*"), objects("batches/*")),
+                _allow(["s3:GetObject"], objects("documents/*"), objects("batches/*")),
+                _allow(
+                    ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem"],
+                    table.table_arn,
+                ),
+                _allow(["dynamodb:Query"], index),
+                _allow(["states:StartExecution"], document_workflow, batch_workflow),
+                _allow(["states:DescribeExecution", "states:StopExecution"], batch_executions),
+            ],
+            "jobs": [
+                _allow(["s3:ListBucket"], bucket.bucket_arn),
+                _allow(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], objects("uploads/*"), objects("documents/*")),
+                _allow(["s3:PutObject"], objects("reports/*")),
+                _allow(
+                    ["dynamodb:Scan", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                    table.table_arn,
+                ),
+            ],
+        }
+        missing = set(self.functions) - set(grants)
+        assert not missing, f"no permissions written for {missing}"
+        for name, statements in grants.items():
+            function = self.functions[name]
+            for statement in statements:
+                function.add_to_role_policy(statement)
+            acknowledge_wildcards(
+                function, statements,
+                "Object access is scoped to the key prefixes this function uses, executions to those of "
+                "the batch workflow, and the index to the records table's own.",
+            )  # fmt: skip
+            acknowledge(function, "AwsSolutions-IAM5[Resource::*]", "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource to scope to.")
+            acknowledge(function, "Serverless-LambdaDLQ", _NO_DLQ_REASONS[name])
+
+    # -- state machines ---------------------------------------------------------------------------
+
+    def _state_machine(self, name: str, definition: str) -> sfn.StateMachine:
+        values = {**self.resources, **{spec.arn_placeholder: self.functions[n].function_arn for n, spec in self.specs.items()}}
+        used = placeholders(definition)
+        substitute(definition, {key: "x" for key in values})  # a missing value fails here, at synth
+        machine = sfn.StateMachine(
+            self,
+            f"{name.capitalize()}Workflow",
+            state_machine_name=self.state_machine_names[name],
+            definition_body=sfn.DefinitionBody.from_string(definition),
+            definition_substitutions={key: values[key] for key in sorted(used)},
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=logs.LogGroup(
+                    self, f"{name.capitalize()}WorkflowLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
+                ),
+                level=sfn.LogLevel.ALL,
+                include_execution_data=False,  # states hold keys only, but logs need not even those
+            ),
+        )
+        invoked = [self.functions[n] for n, spec in self.specs.items() if spec.arn_placeholder in used]
+        statements = [_allow(["lambda:InvokeFunction"], *(f.function_arn for f in invoked))] if invoked else []
+        if name == "batch":
+            statements += self._batch_statements()
+        for statement in statements:
+            machine.add_to_role_policy(statement)
+        acknowledge_wildcards(
+            machine, statements,
+            "Child executions and map runs are scoped to this stack's two workflows, manifests to batches/*.",
+        )  # fmt: skip
+        acknowledge(
+            machine, "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray and CloudWatch Logs' log delivery actions have no resource to scope to.",
+        )  # fmt: skip
+        return machine
+
+    def _batch_statements(self) -> list[iam.PolicyStatement]:
+        """What a distributed Map that reads an S3 manifest and runs the document workflow
+        synchronously for each item needs (Step Functions' documented set)."""
+        stack = Stack.of(self)
+        names = self.state_machine_names
+        return [
+            _allow(["s3:GetObject"], self.storage.bucket.arn_for_objects("batches/*")),
+            _allow(["states:StartExecution"], self.state_machine_arns["document"], self.state_machine_arns["batch"]),
+            _allow(
+                ["states:DescribeExecution", "states:StopExecution"],
+                _executions_of(self, names["document"]),
+                _executions_of(self, names["batch"]),
+            ),
+            _allow(
+                ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                stack.format_arn(
+                    service="events", resource="rule", resource_name="StepFunctionsGetEventsForStepFunctionsExecutionRule"
+                ),
+            ),
+        ]
+
+
+def _allow(actions: list[str], *resources: str) -> iam.PolicyStatement:
+    return iam.PolicyStatement(actions=actions, resources=list(resources))
+
+
+def _executions_of(scope: Construct, machine_name: str) -> str:
+    """Every execution of a state machine, and of its map runs."""
+    return Stack.of(scope).format_arn(
+        service="states", resource="execution", resource_name=f"{machine_name}*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+    )
+
