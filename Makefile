@@ -4,13 +4,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup demo test bench clean help
+CDK := JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 node_modules/.bin/cdk
+CDKLOCAL := JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 node_modules/.bin/cdklocal
+ALARM_EMAIL ?=
+
+.PHONY: setup demo test bench bundles synth deploy localstack-deploy localstack-test clean help
 
 help:
 	@echo "make setup   create .venv with everything docflow needs (fast when nothing changed)"
 	@echo "make demo    process examples/ in the local cloud; results in docflow-out/"
 	@echo "make test    run the test suite"
 	@echo "make bench   run the benchmarks (uses ../shared/corpus when present)"
+	@echo "make synth   build the Lambda bundles and synthesise the CDK app into cdk.out/ (no Docker, no AWS)"
+	@echo "make deploy  deploy to the AWS account of your credentials; ALARM_EMAIL=you@example.com to get alarms"
+	@echo "make localstack-deploy  deploy into LocalStack with cdklocal; make localstack-test runs the tests marked localstack"
 
 setup: $(INSTALLED)
 
@@ -31,5 +38,28 @@ test: setup
 bench: setup
 	$(BIN)/python -m pytest benchmarks/ -s --benchmark-only --benchmark-columns=min,median,max,rounds
 
+node_modules/.installed: package.json package-lock.json
+	@npm install --no-audit --no-fund --silent
+	@touch $@
+
+bundles: setup
+	$(BIN)/python -m infra.bundles
+
+# cdk-nag runs inside the synth and fails it on any unacknowledged finding; cfn-lint then
+# checks the template (errors fail, warnings are shown).
+synth: setup node_modules/.installed
+	$(CDK) synth --quiet
+	$(BIN)/cfn-lint --non-zero-exit-code error cdk.out/*.template.json
+
+deploy: synth
+	$(CDK) deploy --require-approval broadening --parameters AlarmEmail=$(ALARM_EMAIL)
+
+localstack-deploy: setup node_modules/.installed
+	$(CDKLOCAL) bootstrap
+	$(CDKLOCAL) deploy --require-approval never
+
+localstack-test: setup
+	$(BIN)/python -m pytest -m localstack tests/test_localstack.py
+
 clean:
-	rm -rf $(VENV) docflow-out build cdk.out .pytest_cache
+	rm -rf $(VENV) docflow-out build cdk.out .pytest_cache node_modules

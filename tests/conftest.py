@@ -18,6 +18,7 @@ os.environ.update(
     DOCFLOW_BUCKET="docflow-test-documents",
     DOCFLOW_TABLE="docflow-test-records",
 )
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")  # the CDK tests run on Node 20
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
 

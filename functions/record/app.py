@@ -1,6 +1,6 @@
 """record: writes a document's outcome (succeeded, failed or skipped) and returns its summary."""
 
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from docflow.events import WorkflowState
@@ -27,6 +27,9 @@ def handler(state: WorkflowState, context: LambdaContext) -> dict:
         # dimension applies to DocumentsFailed only.
         metrics.add_dimension(name="error_code", value=error_code)
     metrics.add_metric(name=METRIC_BY_STATUS[outcome["status"]], unit=MetricUnit.Count, value=1)
+    # Documents by kind need their own dimension, so their own metric set.
+    with single_metric(name="DocumentsByKind", unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as by_kind:
+        by_kind.add_dimension(name="kind", value=outcome["kind"] or "unknown")
     # The failure's Error name says which step and exception; its Cause (a stack trace) is
     # already in that step's own log.
     failed_with = state.failure.get("Error") if state.failure else None
