@@ -54,9 +54,12 @@ synth: setup node_modules/.installed
 deploy: synth
 	$(CDK) deploy --require-approval broadening --parameters AlarmEmail=$(ALARM_EMAIL)
 
+# LocalStack runs functions in containers of this machine's architecture.
+LOCAL_ARCHITECTURE := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
+
 localstack-deploy: setup node_modules/.installed
-	$(CDKLOCAL) bootstrap
-	$(CDKLOCAL) deploy --require-approval never
+	$(CDKLOCAL) bootstrap -c docflow:architecture=$(LOCAL_ARCHITECTURE)
+	$(CDKLOCAL) deploy --require-approval never -c docflow:architecture=$(LOCAL_ARCHITECTURE) --outputs-file cdk.out/localstack-outputs.json
 
 localstack-test: setup
 	$(BIN)/python -m pytest -m localstack tests/test_localstack.py

@@ -8,6 +8,8 @@ can name the workflows they start without a dependency cycle."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -41,7 +43,11 @@ class Pipeline(Construct):
         super().__init__(scope, id)
         stack = Stack.of(self)
         self.storage = storage
-        self.specs = {spec.name: spec for spec in load_catalog()}
+        # LocalStack on an x86_64 machine runs x86_64 functions: -c docflow:architecture=x86_64.
+        architecture = self.node.try_get_context("docflow:architecture")
+        self.specs = {
+            spec.name: replace(spec, architecture=architecture) if architecture else spec for spec in load_catalog()
+        }
         self.state_machine_names = {name: f"{stack.stack_name}-{name}" for name in state_machine_files()}
         self.state_machine_arns = {
             name: stack.format_arn(
