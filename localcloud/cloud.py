@@ -237,8 +237,9 @@ class LocalCloud:
             POWERTOOLS_TRACE_DISABLED="true",  # no X-Ray daemon here
             PYTHONPATH=str(Path(__file__).resolve().parent.parent),
         )
-        if spec.name == "api" and self.s3_gateway is not None:
-            # The URLs the API presigns are for clients, who reach S3 through the gateway.
+        if self.s3_gateway is not None:
+            # S3 is the gateway for every function, as for clients: it checks presigned
+            # uploads, hands out URLs clients can reach, and can inject S3's own failures.
             environment["AWS_ENDPOINT_URL_S3"] = self.s3_gateway.url
         return environment
 
@@ -259,7 +260,14 @@ class LocalCloud:
         pool = self.pools.get(name)
         if pool is None:
             return Invocation.failed("ResourceNotFoundException", f"Function not found: {function_name}")
-        return self.faults.take(name) or pool.invoke(event)
+        fault = self.faults.take(name)
+        if isinstance(fault, Invocation):
+            return fault
+        if isinstance(fault, Crash):
+            return pool.invoke(event, kill_after=CRASH_AFTER_SECONDS)
+        if isinstance(fault, Overrun):
+            return pool.invoke(event, timeout_seconds=OVERRUN_TIMEOUT_SECONDS)
+        return pool.invoke(event)
 
     def wait_for_execution(self, execution_arn: str, timeout: float = 600, interval: float = 0.2) -> dict:
         sfn = self.client("stepfunctions")
@@ -300,20 +308,51 @@ class LocalCloud:
         self._saved_environment.clear()
 
 
+class Crash:
+    """The worker process dies while the handler runs (out of memory, a segfault)."""
+
+
+class Overrun:
+    """The handler runs past its function's timeout and Lambda stops it."""
+
+
+Fault = Invocation | Crash | Overrun
+CRASH_AFTER_SECONDS = 0.05
+OVERRUN_TIMEOUT_SECONDS = 0.01
+
+
 class InjectedFaults:
-    """Failures the next invocations of a function answer with, instead of running it: how
-    tests show what the state machines do when Lambda or a dependency misbehaves."""
+    """What the next invocations of a function meet instead of a normal run: how tests
+    show what the state machines do when Lambda, a worker or a dependency misbehaves.
+    S3's own failures are injected at the S3 endpoint: `cloud.s3_gateway.faults`."""
 
     def __init__(self) -> None:
-        self._pending: dict[str, list[Invocation]] = {}
+        self._pending: dict[str, list[Fault]] = {}
         self._lock = threading.Lock()
         self.delivered: dict[str, int] = {}
 
     def fail_next(self, function: str, times: int = 1, error_type: str = "TransientError", message: str = "injected fault") -> None:
-        with self._lock:
-            self._pending.setdefault(function, []).extend(Invocation.failed(error_type, message) for _ in range(times))
+        """The handler's invocation fails with `error_type` (a handler's exception or a
+        platform error such as Sandbox.Timedout)."""
+        self._add(function, [Invocation.failed(error_type, message) for _ in range(times)])
 
-    def take(self, function: str) -> Invocation | None:
+    def throttle_next(self, function: str, times: int = 1) -> None:
+        """Lambda refuses the invocation: too many concurrent executions. Step Functions
+        names this error Lambda.TooManyRequestsException (moto's interpreter would say
+        "Exception", so it is delivered as AWS names it)."""
+        self.fail_next(function, times, "Lambda.TooManyRequestsException", "Rate Exceeded.")
+
+    def crash_next(self, function: str, times: int = 1) -> None:
+        self._add(function, [Crash() for _ in range(times)])
+
+    def overrun_next(self, function: str, times: int = 1) -> None:
+        self._add(function, [Overrun() for _ in range(times)])
+
+    def _add(self, function: str, faults: list[Fault]) -> None:
+        with self._lock:
+            self._pending.setdefault(function, []).extend(faults)
+
+    def take(self, function: str) -> Fault | None:
         with self._lock:
             pending = self._pending.get(function)
             if not pending:

@@ -20,6 +20,7 @@ import hmac
 import http.client
 import json
 import logging
+import random
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -147,6 +148,28 @@ def _check_not_expired(query: str) -> None:
         raise _denied("Request has expired")
 
 
+class S3Faults:
+    """A share of the requests the gateway proxies answered with S3's 503 SlowDown instead:
+    how tests show that throttling and 5xx from S3 are retried, not failures."""
+
+    def __init__(self) -> None:
+        self.share = 0.0
+        self.injected = 0
+        self._random = random.Random(0)
+        self._lock = threading.Lock()
+
+    def fail_share(self, share: float, seed: int = 0) -> None:
+        with self._lock:
+            self.share, self._random = share, random.Random(seed)
+
+    def take(self) -> bool:
+        with self._lock:
+            if self.share and self._random.random() < self.share:
+                self.injected += 1
+                return True
+            return False
+
+
 class S3Gateway:
     """Serves S3 on host:port, in front of moto at upstream_url. Use start()/stop() or `with`."""
 
@@ -166,6 +189,7 @@ class S3Gateway:
         self._secret_key = credentials["AWS_SECRET_ACCESS_KEY"]
         self.region = region
         self.max_body_bytes = max_body_bytes
+        self.faults = S3Faults()
         self._address = (host, port)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -418,6 +442,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _proxy(self) -> None:
         chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
         body = self._read_body(chunked)
+        if self.server.gateway.faults.take():
+            slow_down = S3Error(503, "SlowDown", "Please reduce your request rate.")
+            self._answer(slow_down.status, {"Content-Type": "application/xml"}, slow_down.xml())
+            return
         headers = [(name, value) for name, value in self.headers.items() if name.lower() not in _HOP_BY_HOP]
         if chunked:  # forwarded whole, so with its length
             headers = [(name, value) for name, value in headers if name.lower() != "content-length"]

@@ -133,10 +133,14 @@ class FunctionPool:
             self._idle.append(worker)
             self._all.add(worker)
 
-    def invoke(self, event: Any) -> Invocation:
+    def invoke(self, event: Any, *, timeout_seconds: float | None = None, kill_after: float | None = None) -> Invocation:
+        """Runs the event in a warm worker. Tests inject faults with a shorter timeout
+        (the handler overruns it) or kill_after (the worker dies mid-invocation)."""
         with self._slots:
             worker = self._checkout()
-            result = worker.call(event, self.spec.timeout_seconds)
+            if kill_after is not None:
+                threading.Timer(kill_after, worker.process.kill).start()
+            result = worker.call(event, timeout_seconds or self.spec.timeout_seconds)
             with self._lock:
                 if worker.alive:
                     self._idle.append(worker)

@@ -158,3 +158,48 @@ def test_a_batch_reports_every_document_exactly_once(cloud):
     assert (summary["total_documents"], summary["succeeded"], summary["failed"], summary["skipped"]) == (5, 3, 1, 1)
     assert summary["total_pages"] == 2
     assert len(finished["output"]) < 4096
+
+
+# -- injected faults: every document still ends terminal; transient faults end succeeded ----------
+
+
+def test_a_worker_dying_mid_invocation_is_retried(cloud):
+    cloud.faults.crash_next("extract")
+    document = upload(cloud, "crash.pdf", make_pdf([LOREM]))
+    finished, result = process(cloud, document)
+    assert result["status"] == "succeeded" and result["page_count"] == 1
+    failures = [e for e in _history(cloud, finished) if e["type"] == "LambdaFunctionFailed"]
+    assert [f["lambdaFunctionFailedEventDetails"]["error"] for f in failures] == ["Runtime.ExitError"]
+
+
+def test_a_lambda_throttle_is_retried(cloud):
+    cloud.faults.throttle_next("thumbnail", times=2)
+    document = upload(cloud, "busy.png", make_image("PNG", (640, 480)))
+    _, result = process(cloud, document)
+    assert result["status"] == "succeeded" and (result["thumbnail_width"], result["thumbnail_height"]) == (300, 225)
+    assert cloud.faults.take("thumbnail") is None
+
+
+def test_a_handler_overrunning_its_timeout_ends_failed_with_timeout(cloud):
+    cloud.faults.overrun_next("analyze")
+    document = upload(cloud, "long.pdf", make_pdf([LOREM]))
+    _, result = process(cloud, document)
+    assert (result["status"], result["error"]["code"]) == ("failed", "timeout")
+    assert "Traceback" not in result["error"]["message"]
+
+
+def test_a_share_of_s3_requests_failing_leaves_every_document_succeeded(cloud):
+    documents = [upload(cloud, f"doc{n}.pdf", make_pdf([LOREM, f"page two of {n}"])) for n in range(4)]
+    documents += [upload(cloud, f"img{n}.jpg", make_image("JPEG", (800, 600))) for n in range(4)]
+    cloud.s3_gateway.faults.fail_share(0.25, seed=7)
+    try:
+        results = [process(cloud, document)[1] for document in documents]
+    finally:
+        cloud.s3_gateway.faults.fail_share(0.0)
+    assert cloud.s3_gateway.faults.injected > 10  # S3 really did fail, often
+    assert [result["status"] for result in results] == ["succeeded"] * len(documents)
+    assert [result["page_count"] for result in results[:4]] == [2, 2, 2, 2]
+
+
+def _history(cloud: LocalCloud, execution: dict) -> list[dict]:
+    return cloud.client("stepfunctions").get_execution_history(executionArn=execution["executionArn"])["events"]
