@@ -11,7 +11,7 @@ import re
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from docflow import keys
 from docflow.errors import PdfCorrupt, PdfEncrypted, PdfTooManyPages
@@ -19,6 +19,8 @@ from docflow.storage import ObjectStore
 
 PAGE_SEPARATOR = "\f"  # as pdftotext separates pages
 DEFAULT_MAX_PAGES = 20_000
+# Time kept back from the function's limit to upload the text read so far and return.
+DEFAULT_TIME_MARGIN_SECONDS = 15.0
 
 # Three or more single letters, each followed by one space: "e x p a n d a f t e r".
 _LETTER_SPACED = re.compile(r"(?<!\S)(?:[^\W\d_] ){2,}[^\W\d_](?!\S)")
@@ -31,6 +33,8 @@ class Extraction:
     char_count: int
     pages_failed: int
     text_key: str
+    # Pages not reached before the function's time ran out: the text holds the ones before.
+    pages_unread: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -89,10 +93,23 @@ def _describe(error: BaseException) -> str:
     return text if len(text) <= 200 else text[:199] + "…"
 
 
-def extract_text(pdf: Path, sink) -> tuple[int, int, int, int]:
-    """Writes the PDF's text to `sink` (a text stream); returns (pages, words, chars, failed pages)."""
+def time_margin() -> float:
+    return float(os.environ.get("DOCFLOW_TIME_MARGIN_SECONDS", DEFAULT_TIME_MARGIN_SECONDS))
+
+
+def page_count(pdf: Path) -> int:
+    from pypdf import PdfReader
+
+    return len(PdfReader(pdf).pages)
+
+
+def extract_text(pdf: Path, sink, out_of_time: Callable[[], bool] = lambda: False) -> tuple[int, int, int, int, bool]:
+    """Writes the PDF's text to `sink` (a text stream); returns (pages read, words, chars,
+    failed pages, whether it stopped early because `out_of_time()` said so)."""
     pages = words = chars = failed = 0
     for text in iter_page_texts(pdf):
+        if pages and out_of_time():
+            return pages, words, chars, failed, True
         if pages:
             sink.write(PAGE_SEPARATOR)
         pages += 1
@@ -102,17 +119,27 @@ def extract_text(pdf: Path, sink) -> tuple[int, int, int, int]:
         sink.write(text)
         words += len(text.split())
         chars += len(text)
-    return pages, words, chars, failed
+    return pages, words, chars, failed, False
 
 
-def extract_document(store: ObjectStore, document_id: str, key: str) -> Extraction:
+def extract_document(
+    store: ObjectStore, document_id: str, key: str, remaining_seconds: Callable[[], float] | None = None
+) -> Extraction:
+    """Extracts every page it can before `remaining_seconds()` falls to the time margin;
+    then it keeps what it has, so a huge PDF ends with a partial text, not a killed worker."""
     text_key = keys.text_key(document_id)
+    margin = time_margin()
+    out_of_time = (lambda: remaining_seconds() < margin) if remaining_seconds else (lambda: False)
     with tempfile.TemporaryDirectory(prefix="docflow-extract-") as workdir:
         pdf, text = Path(workdir) / "document.pdf", Path(workdir) / "text.txt"
         with pdf.open("wb") as sink:
             store.download(key, sink)
         with text.open("w", encoding="utf-8", errors="replace") as sink:
-            pages, words, chars, failed = extract_text(pdf, sink)
+            pages, words, chars, failed, stopped = extract_text(pdf, sink, out_of_time)
         with text.open("rb") as source:
             store.upload(text_key, source, "text/plain; charset=utf-8")
-    return Extraction(page_count=pages, word_count=words, char_count=chars, pages_failed=failed, text_key=text_key)
+        total = page_count(pdf) if stopped else pages
+    return Extraction(
+        page_count=total, word_count=words, char_count=chars, pages_failed=failed, text_key=text_key,
+        pages_unread=total - pages,
+    )  # fmt: skip

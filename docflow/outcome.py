@@ -156,7 +156,7 @@ def decide_outcome(state: Mapping[str, Any], now: datetime) -> DocumentResult:
         "thumbnail_width": thumbnail.get("width"),
         "thumbnail_height": thumbnail.get("height"),
         "text_key": extraction.get("text_key"),
-        "partial": bool(thumbnail.get("partial") or extraction.get("pages_failed")),
+        "partial": bool(thumbnail.get("partial") or extraction.get("pages_failed") or extraction.get("pages_unread")),
         "error": error,
         "recorded_at": _utc(now).isoformat(timespec="seconds"),
     }

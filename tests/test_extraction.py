@@ -84,3 +84,21 @@ def test_the_handler_streams_the_text_to_s3(s3_store):
     result = load_handler("extract")({"document_id": "d9", "key": "uploads/d9/a.pdf", "filename": "a.pdf"}, FakeContext())
     assert result["page_count"] == 3 and result["text_key"] == "documents/d9/text.txt"
     assert s3_store.client.get_object(Bucket=s3_store.bucket, Key=result["text_key"])["Body"].read().count(b"Serverless") == 3
+
+
+def test_extraction_stops_before_the_time_runs_out_and_keeps_what_it_read(monkeypatch):
+    monkeypatch.setenv("DOCFLOW_TIME_MARGIN_SECONDS", "10")
+    budget = iter([60, 50, 40, 30, 20, 9, 8, 7])  # seconds left, as each page after the first is read
+    store = MemoryObjectStore({"uploads/d/x.pdf": make_pdf([f"page {n} words" for n in range(30)])})
+    extraction = extract_document(store, "d", "uploads/d/x.pdf", remaining_seconds=lambda: next(budget))
+    text = store.objects[keys.text_key("d")].decode()
+    assert extraction.page_count == 30 and extraction.pages_unread == 24
+    assert text.split(PAGE_SEPARATOR) == [f"page {n} words\n" for n in range(6)]
+    assert extraction.word_count == 18
+
+
+def test_the_handler_watches_its_remaining_time(s3_store, monkeypatch):
+    monkeypatch.setenv("DOCFLOW_TIME_MARGIN_SECONDS", "100")  # more than the 60 s the context has
+    s3_store.put("uploads/d/long.pdf", make_pdf(["one", "two", "three"]), "application/pdf")
+    result = load_handler("extract")({"document_id": "d", "key": "uploads/d/long.pdf", "filename": "long.pdf"}, FakeContext())
+    assert (result["page_count"], result["pages_unread"], result["word_count"]) == (3, 2, 1)

@@ -103,6 +103,7 @@ def test_an_extraction_that_counted_no_words_is_not_overridden():
 @pytest.mark.parametrize(("thumbnail", "extraction", "partial"), [
     ({**THUMBNAIL, "partial": True}, None, True),
     (None, {**EXTRACTION, "pages_failed": 1}, True),
+    (None, {**EXTRACTION, "pages_unread": 40}, True),  # the time ran out first
     (None, EXTRACTION, False),
 ])
 def test_partly_read_documents_are_marked_partial(thumbnail, extraction, partial):

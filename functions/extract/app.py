@@ -14,9 +14,16 @@ store = S3ObjectStore.from_environment()
 @step(DocumentRef)
 def handler(document: DocumentRef, context: LambdaContext) -> dict:
     logger.append_keys(document_id=document.document_id)
-    extraction = extract_document(store, document_id=document.document_id, key=document.key)
+    extraction = extract_document(
+        store,
+        document_id=document.document_id,
+        key=document.key,
+        remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000,
+    )
     metrics.add_metric(name="PagesExtracted", unit=MetricUnit.Count, value=extraction.page_count)
     if extraction.pages_failed:
         metrics.add_metric(name="PagesFailed", unit=MetricUnit.Count, value=extraction.pages_failed)
+    if extraction.pages_unread:
+        metrics.add_metric(name="PagesUnreadForTime", unit=MetricUnit.Count, value=extraction.pages_unread)
     logger.info("extracted", extra=extraction.to_dict())
     return extraction.to_dict()
