@@ -31,7 +31,9 @@ class Upload:
         return parts[1] if len(parts) == 3 and parts[0] == "uploads" and parts[1] else None
 
     def execution_name(self) -> str:
-        identity = f"{self.key}\n{self.etag}\n{self.version_id or ''}".encode()
+        # S3 says "null" for the version of an object in an unversioned bucket.
+        version = "" if self.version_id in (None, "", "null") else self.version_id
+        identity = f"{self.key}\n{self.etag}\n{version}".encode()
         # Step Functions allows 80 characters: 63 of the id, a dash and 16 of the digest.
         return f"{(self.document_id or '')[:63]}-{hashlib.sha256(identity).hexdigest()[:16]}"
 

@@ -203,6 +203,21 @@ class DocflowService:
         self.records.set_batch_execution(batch_id, execution)
         return {"batch_id": batch_id, "status": "running", "total": len(unique)}
 
+    def retry_batch(self, owner: str, batch_id: str) -> dict[str, Any]:
+        """A new batch over the work that did not succeed: a completed batch's failed
+        documents, or every document of a batch that failed or was cancelled."""
+        record = self.get_batch(owner, batch_id)
+        if record["status"] == "running":
+            raise Conflict("The batch is still running; cancel it or wait for it to end.")
+        if record["status"] == "completed":
+            report = self.store.get_json(keys.report_key(batch_id))
+            again = [entry["document_id"] for entry in report["documents"] if entry["status"] == "failed"]
+            if not again:
+                raise Conflict("No document of this batch failed: there is nothing to retry.")
+        else:
+            again = [entry["document_id"] for entry in self.store.get_json(keys.manifest_key(batch_id))]
+        return self.create_batch(owner, again)
+
     def get_batch(self, owner: str, batch_id: str) -> dict[str, Any]:
         record = self._own_batch(owner, batch_id)
         if record.status == "running" and record.execution_arn:

@@ -71,6 +71,12 @@ class ApiClient:
     def batch(self, batch_id: str) -> dict[str, Any]:
         return self.call("GET", f"/batches/{batch_id}")
 
+    def process(self, document_id: str) -> dict[str, Any]:
+        return self.call("POST", f"/documents/{document_id}/process")
+
+    def retry_batch(self, batch_id: str) -> str:
+        return self.call("POST", f"/batches/{batch_id}/retry")["batch_id"]
+
     def cancel_batch(self, batch_id: str) -> dict[str, Any]:
         return self.call("DELETE", f"/batches/{batch_id}")
 

@@ -182,6 +182,37 @@ def run_job(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def retry(arguments: argparse.Namespace) -> int:
+    """Re-runs failed work: a document's workflow, or a batch's failed documents as a new batch."""
+    client = ApiClient.from_environment(arguments.api, arguments.token)
+    try:
+        client.process(arguments.id)
+        print(f"{arguments.id}  processing again")
+        return EXIT_OK
+    except ApiError as error:
+        if error.status != 404:
+            raise
+    print(f"{client.retry_batch(arguments.id)}  new batch over the failed work of {arguments.id}")
+    return EXIT_OK
+
+
+def dlq(arguments: argparse.Namespace) -> int:
+    import boto3
+
+    from docflow_cli.dlq import count, dead_letter_queue_url, redrive
+
+    local = {"endpoint_url": arguments.endpoint, "region_name": "us-east-1", "aws_access_key_id": "local",
+             "aws_secret_access_key": "local"} if arguments.endpoint else {}  # fmt: skip
+    sqs = boto3.client("sqs", **local)
+    queue = dead_letter_queue_url(sqs, None if local else boto3.client("cloudformation"), None if local else arguments.stack)
+    if arguments.dlq_command == "count":
+        print(count(sqs, queue))
+        return EXIT_OK
+    moved = redrive(sqs, queue)
+    print(f"{moved} message(s) moved back to the ingest queue")
+    return EXIT_OK
+
+
 def _print_document(document: dict) -> None:
     error = document.get("error")
     reason = f"  {error['code']}: {error['message']}" if error else ""
@@ -292,6 +323,22 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     job_parser.add_argument("--workdir", type=Path, default=None, metavar="DIR", help="keep logs here")
     job_parser.set_defaults(handler=run_job)
+
+    retry_parser = commands.add_parser(
+        "retry", parents=[client_options], help="re-run failed work: a document, or a batch's failed documents",
+        description="With a document id, runs the document's workflow again. With a batch id, starts a new batch "
+        "over the batch's failed documents (or all of them, when the batch itself failed or was cancelled) "
+        "and prints its id.",
+    )  # fmt: skip
+    retry_parser.add_argument("id", metavar="ID", help="a document id or a batch id")
+    retry_parser.set_defaults(handler=retry)
+
+    dlq_parser = commands.add_parser("dlq", help="the ingest dead-letter queue: count or redrive its messages")
+    dlq_parser.add_argument("dlq_command", choices=["count", "redrive"], metavar="count|redrive")
+    where = dlq_parser.add_mutually_exclusive_group()
+    where.add_argument("--stack", default="Docflow", help="the deployed stack whose queue it is (default: Docflow)")
+    where.add_argument("--endpoint", metavar="URL", help="the local cloud of a running `docflow serve` (its AWS line)")
+    dlq_parser.set_defaults(handler=dlq)
 
     cancel_parser = commands.add_parser("cancel", parents=[client_options], help="cancel a running batch")
     cancel_parser.add_argument("batch_id", metavar="BATCH_ID")

@@ -209,18 +209,29 @@ def test_three_deliveries_of_one_s3_event_start_one_execution(server):
     queue = sqs.get_queue_url(QueueName="docflow-ingest")["QueueUrl"]
     for _ in range(3):
         sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(event))
-    deadline = time.monotonic() + 30
-    while True:  # until the ingest function has taken all three
+    wait_until_ingested(server)
+    assert len(executions_of(server, document_id)) == 1
+    assert wait_until_ended(server, f"/documents/{document_id}")["status"] == "succeeded"
+
+
+def wait_until_ingested(server: Server, timeout: float = 30) -> None:
+    """Until the ingest function has taken every message of its queue."""
+    sqs = server.client("sqs")
+    queue = sqs.get_queue_url(QueueName="docflow-ingest")["QueueUrl"]
+    deadline = time.monotonic() + timeout
+    time.sleep(1)  # the poller's next receive
+    while True:
         attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
         if attributes["ApproximateNumberOfMessages"] == attributes["ApproximateNumberOfMessagesNotVisible"] == "0":
-            break
+            return
         assert time.monotonic() < deadline, attributes
         time.sleep(0.3)
+
+
+def executions_of(server: Server, document_id: str) -> list[dict]:
     sfn = server.client("stepfunctions")
     machine = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == "docflow-document")
-    executions = [e for e in sfn.list_executions(stateMachineArn=machine)["executions"] if e["name"].startswith(document_id)]
-    assert len(executions) == 1
-    assert wait_until_ended(server, f"/documents/{document_id}")["status"] == "succeeded"
+    return [e for e in sfn.list_executions(stateMachineArn=machine)["executions"] if e["name"].startswith(document_id)]
 
 
 # -- batches -------------------------------------------------------------------------------------
@@ -370,3 +381,39 @@ def test_scheduled_jobs_run_in_the_served_cloud(server):
     usage = docflow(server, "jobs", "run", "usage-report", "--endpoint", server.aws)
     assert usage.returncode == 0, usage.stderr
     assert json.loads(usage.stdout)["by_status"].get("succeeded", 0) >= 2  # the upload and the canary
+
+
+def test_dead_letters_are_redriven_to_ingest_without_starting_anything_twice(server):
+    document_id = upload(server, EXAMPLES / "annual-report.pdf", "application/pdf")
+    wait_until_ended(server, f"/documents/{document_id}")
+    key = f"uploads/{document_id}/annual-report.pdf"
+    etag = server.client("s3").head_object(Bucket="docflow-local-documents", Key=key)["ETag"].strip('"')
+    event = {"version": "0", "id": "dead", "detail-type": "Object Created", "source": "aws.s3",
+             "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": "us-east-1", "resources": [],
+             "detail": {"bucket": {"name": "docflow-local-documents"}, "object": {"key": key, "etag": etag}}}  # fmt: skip
+    sqs = server.client("sqs")
+    dead_letters = sqs.get_queue_url(QueueName="docflow-ingest-dlq")["QueueUrl"]
+    sqs.send_message(QueueUrl=dead_letters, MessageBody=json.dumps(event))
+    assert docflow(server, "dlq", "count", "--endpoint", server.aws).stdout.strip() == "1"
+    redriven = docflow(server, "dlq", "redrive", "--endpoint", server.aws)
+    assert redriven.returncode == 0 and redriven.stdout.startswith("1 message(s) moved")
+    wait_until_ingested(server)
+    assert docflow(server, "dlq", "count", "--endpoint", server.aws).stdout.strip() == "0"
+    assert len(executions_of(server, document_id)) == 1
+
+
+def test_retry_reruns_a_failed_document_and_a_batchs_failures(server):
+    locked = upload(server, EXAMPLES / "locked.pdf", "application/pdf")
+    fine = upload(server, EXAMPLES / "annual-report.pdf", "application/pdf")
+    for document_id in (locked, fine):
+        wait_until_ended(server, f"/documents/{document_id}")
+    again = docflow(server, "retry", locked)
+    assert again.returncode == 0 and "processing again" in again.stdout
+    assert wait_until_ended(server, f"/documents/{locked}")["error"]["code"] == "pdf_encrypted"  # still locked
+    batch_id = call(server, "POST", "/batches", json={"document_ids": [locked, fine]}).json()["batch_id"]
+    wait_until_ended(server, f"/batches/{batch_id}")
+    retried = docflow(server, "retry", batch_id)
+    assert retried.returncode == 0, retried.stderr
+    new_batch = retried.stdout.split()[0]
+    ended = wait_until_ended(server, f"/batches/{new_batch}")
+    assert ended["progress"]["total"] == 1  # only the failed document

@@ -560,3 +560,36 @@ def test_a_batch_whose_start_is_refused_is_failed_not_left_running(service, reco
 def _batch_ids(record_store) -> list[str]:
     items = record_store.client.scan(TableName=record_store.table)["Items"]
     return [item["pk"]["S"].removeprefix("BATCH#") for item in items if item["sk"]["S"] == "BATCH"]
+
+
+# -- retry_batch ------------------------------------------------------------------------------------
+
+
+def test_retrying_a_completed_batch_reruns_only_its_failed_documents(service, record_store, s3_store, workflows):
+    ok, bad = processed(service, record_store), processed(service, record_store, failed=True)
+    batch_id = service.create_batch("alice", [ok, bad])["batch_id"]
+    report = {"documents": [{"document_id": ok, "status": "succeeded"}, {"document_id": bad, "status": "failed"}]}
+    s3_store.put_json(keys.report_key(batch_id), report)
+    record_store.finish_batch(batch_id, "completed", "2026-03-01T13:00:00+00:00", summary={}, report_key=keys.report_key(batch_id))
+    again = service.retry_batch("alice", batch_id)
+    assert again["total"] == 1 and again["batch_id"] != batch_id
+    name, started = workflows.batches[-1]
+    assert [entry["document_id"] for entry in s3_store.get_json(started["manifest_key"])] == [bad]
+
+
+def test_retrying_a_cancelled_batch_reruns_all_of_it(service, record_store, s3_store, workflows):
+    batch_id = running_batch(service, record_store, size=3)
+    service.cancel_batch("alice", batch_id)
+    assert service.retry_batch("alice", batch_id)["total"] == 3
+
+
+def test_a_running_batch_or_one_without_failures_is_not_retried(service, record_store, s3_store):
+    batch_id = running_batch(service, record_store)
+    with pytest.raises(Conflict, match="still running"):
+        service.retry_batch("alice", batch_id)
+    s3_store.put_json(keys.report_key(batch_id), {"documents": []})
+    record_store.finish_batch(batch_id, "completed", "2026-03-01T13:00:00+00:00", report_key=keys.report_key(batch_id))
+    with pytest.raises(Conflict, match="nothing to retry"):
+        service.retry_batch("alice", batch_id)
+    with pytest.raises(NotFound):
+        service.retry_batch("bob", batch_id)

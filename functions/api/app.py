@@ -139,6 +139,11 @@ def get_batch(batch_id: str) -> Batch:
     return Batch.model_validate(service.get_batch(caller(), batch_id))
 
 
+@app.post("/batches/<batch_id>/retry")
+def retry_batch(batch_id: str) -> tuple[BatchStarted, int]:
+    return BatchStarted.model_validate(service.retry_batch(caller(), batch_id)), 202
+
+
 @app.delete("/batches/<batch_id>")
 def cancel_batch(batch_id: str) -> Batch:
     return Batch.model_validate(service.cancel_batch(caller(), batch_id))
