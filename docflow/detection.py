@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import mimetypes
+import os
 from dataclasses import asdict, dataclass
 from pathlib import PurePosixPath
 from typing import Literal
 
-from docflow.errors import EmptyFile
+from docflow.errors import EmptyFile, FileTooLarge
 from docflow.storage import ObjectStore
 
 Kind = Literal["pdf", "image", "unsupported"]
@@ -15,6 +16,9 @@ Kind = Literal["pdf", "image", "unsupported"]
 # libmagic needs far less than this for PDFs and images; the margin covers formats whose
 # signature sits behind a long header. A ranged GET of 64 KiB costs the same as 1 KiB.
 HEAD_BYTES = 64 * 1024
+# Extract and thumbnail copy the whole file to Lambda's /tmp (512 MB by default) and read
+# it there; anything larger is refused up front, whatever its type.
+DEFAULT_MAX_FILE_BYTES = 200 * 1024 * 1024
 
 IMAGE_TYPES = frozenset(
     {"image/png", "image/jpeg", "image/gif", "image/webp", "image/tiff", "image/bmp", "image/x-ms-bmp"}
@@ -64,9 +68,15 @@ def extension_disagrees(filename: str, mime_type: str) -> bool:
     return normalise(expected) != normalise(mime_type)
 
 
+def max_file_bytes() -> int:
+    return int(os.environ.get("DOCFLOW_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES))
+
+
 def detect(head: bytes, size_bytes: int, filename: str) -> Detection:
     if size_bytes == 0:
         raise EmptyFile(f"{filename} is empty")
+    if size_bytes > max_file_bytes():
+        raise FileTooLarge(f"The file is {size_bytes:,} bytes; the limit is {max_file_bytes():,}")
     mime_type = sniff_mime_type(head)
     return Detection(
         mime_type=mime_type,

@@ -93,3 +93,13 @@ def test_corpus_types_equal_file_mime_type(corpus_pdfs, corpus_images):
         expected = subprocess.run(["file", "-b", "--mime-type", str(path)], capture_output=True, text=True).stdout.strip()
         data = path.read_bytes()
         assert detect(data[:HEAD_BYTES], len(data), path.name).mime_type == expected, path.name
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(monkeypatch):
+    from docflow.errors import FileTooLarge
+    from docflow.detection import detect
+
+    monkeypatch.setenv("DOCFLOW_MAX_FILE_BYTES", "1000")
+    with pytest.raises(FileTooLarge, match="1,001 bytes; the limit is 1,000"):
+        detect(b"%PDF-1.4", 1001, "big.pdf")
+    assert detect(b"%PDF-1.4\n", 1000, "ok.pdf").kind == "pdf"
