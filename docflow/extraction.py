@@ -50,7 +50,7 @@ def iter_page_texts(path: Path) -> Iterator[str | None]:
     The one place that knows the text engine (pypdf, with fontTools for the fonts TeX
     embeds), so a faster engine can replace it here alone."""
     from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError, PdfReadError
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
 
     try:
         reader = PdfReader(path)
@@ -58,27 +58,49 @@ def iter_page_texts(path: Path) -> Iterator[str | None]:
             # Owner-only encryption (an empty user password) restricts editing, not reading.
             try:
                 opened = reader.decrypt("")
-            except (FileNotDecryptedError, NotImplementedError) as error:
+            except (FileNotDecryptedError, NotImplementedError, DependencyError) as error:
                 raise PdfEncrypted(f"The PDF is encrypted in a way docflow cannot open ({error})") from error
             if not opened:
                 raise PdfEncrypted("The PDF is protected by a password")
+        declared = _declared_page_count(reader)
+        if declared > max_pages():  # before pypdf walks a page tree that large
+            raise PdfTooManyPages(f"The PDF has {declared:,} pages; the limit is {max_pages():,}")
         pages = reader.pages
         page_count = len(pages)
     except (PdfEncrypted, PdfTooManyPages):
         raise
     except FileNotDecryptedError as error:
         raise PdfEncrypted("The PDF is protected by a password") from error
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError, OSError) as error:
+    except DependencyError as error:  # AES, and no cryptography library to read it
+        raise PdfEncrypted(f"The PDF is encrypted in a way docflow cannot open ({_describe(error)})") from error
+    except NotImplementedError as error:
+        # pypdf knows only the standard security handler: certificates, unknown versions.
+        if "ncrypt" in str(error) or "handler" in str(error) or "SubFilter" in str(error):
+            raise PdfEncrypted(f"The PDF is encrypted in a way docflow cannot open ({_describe(error)})") from error
+        raise PdfCorrupt(f"The PDF uses a feature docflow cannot read: {_describe(error)}") from error
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError, OSError) as error:
+        # PyPdfError covers PdfReadError and pypdf's own limits (page-tree depth and size).
         raise PdfCorrupt(f"The PDF cannot be read: {_describe(error)}") from error
     if page_count > max_pages():
         raise PdfTooManyPages(f"The PDF has {page_count:,} pages; the limit is {max_pages():,}")
     for number in range(page_count):
         try:
             yield join_letter_spacing(pages[number].extract_text() or "")
+        except DependencyError as error:  # AES content and no cryptography library to read it
+            raise PdfEncrypted(f"The PDF is encrypted in a way docflow cannot open ({error})") from error
         except RecursionError:
             yield None
         except Exception:  # one broken page must not sink the document; counted as failed
             yield None
+
+
+def _declared_page_count(reader) -> int:
+    """The page count the PDF's page tree declares (0 when it declares none readable)."""
+    try:
+        count = reader.root_object["/Pages"].get_object()["/Count"]
+        return int(count) if isinstance(count, int) else 0
+    except Exception:  # a broken tree is found, and named, when the pages are read
+        return 0
 
 
 def join_letter_spacing(text: str) -> str:

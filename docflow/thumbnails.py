@@ -60,7 +60,8 @@ def _displayable(image: Image.Image) -> Image.Image:
         return image
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         # Scale the wide range down to 8 bits rather than clip it.
-        return image.point(lambda value: value / 256).convert("L") if image.mode.startswith("I;16") else _to_8bit(image)
+        # point() takes 32-bit integers, not the 16-bit modes of either byte order.
+        return image.convert("I").point(lambda value: value / 256).convert("L") if image.mode.startswith("I;16") else _to_8bit(image)
     return image.convert("RGB")
 
 
@@ -104,6 +105,9 @@ def render_thumbnail(source: IO[bytes]) -> tuple[bytes, str, tuple[int, int], tu
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(source)
             width, height = image.size
+            # PNG and others decode the whole image to find their EXIF; a JPEG reads it from
+            # a header segment, and must, to pick its draft scale before decoding.
+            partial = False if image.format == "JPEG" else _load(image)
             orientation = image.getexif().get(0x0112, 1)
             turned = orientation in (5, 6, 7, 8)
             original = (height, width) if turned else (width, height)
@@ -111,7 +115,7 @@ def render_thumbnail(source: IO[bytes]) -> tuple[bytes, str, tuple[int, int], tu
             if image.format == "JPEG":
                 # Decode at the smallest scale (1/2, 1/4, 1/8) still at least the target size.
                 image.draft("RGB", (target[1], target[0]) if turned else target)
-            partial = _load(image)
+                partial = _load(image)
             image = ImageOps.exif_transpose(image)
             image = _displayable(image)
             if image.size != target:
