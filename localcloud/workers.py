@@ -10,6 +10,8 @@ fails as Lambda's does, with `Sandbox.Timedout`; a worker that dies fails it wit
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -133,13 +135,17 @@ class FunctionPool:
             self._idle.append(worker)
             self._all.add(worker)
 
-    def invoke(self, event: Any, *, timeout_seconds: float | None = None, kill_after: float | None = None) -> Invocation:
-        """Runs the event in a warm worker. Tests inject faults with a shorter timeout
-        (the handler overruns it) or kill_after (the worker dies mid-invocation)."""
+    def invoke(
+        self, event: Any, *, timeout_seconds: float | None = None, kill_after: float | None = None, stall: bool = False
+    ) -> Invocation:
+        """Runs the event in a warm worker. Tests inject faults: kill_after (the worker dies
+        mid-invocation), stall (the worker is frozen, so the handler overruns its timeout)."""
         with self._slots:
             worker = self._checkout()
             if kill_after is not None:
                 threading.Timer(kill_after, worker.process.kill).start()
+            if stall:
+                os.kill(worker.process.pid, signal.SIGSTOP)  # killed, stopped or not, when it times out
             result = worker.call(event, timeout_seconds or self.spec.timeout_seconds)
             with self._lock:
                 if worker.alive:
