@@ -8,7 +8,7 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.nag import acknowledge
+from infra.nag import acknowledge, acknowledge_managed_policy
 
 from infra.pipeline import LOG_RETENTION, Pipeline
 
@@ -63,6 +63,8 @@ class Api(Construct):
                                    "throttling caps the rest; WAF is left to deployments that need it."),
         ):  # fmt: skip
             acknowledge(self.rest_api, rule, reason)
-        acknowledge(self.rest_api, "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]", "API Gateway's account-level role for writing execution logs to CloudWatch; AWS manages it.",
-        )
+        acknowledge_managed_policy(
+            self.rest_api, "AmazonAPIGatewayPushToCloudWatchLogs",
+            "API Gateway's account-level role for writing execution logs to CloudWatch; AWS maintains it.",
+        )  # fmt: skip
         self.url = self.rest_api.url

@@ -15,6 +15,11 @@ def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
     Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=reason))
 
 
+def acknowledge_managed_policy(construct: IConstruct, policy: str, reason: str) -> None:
+    """Accepts AwsSolutions-IAM4 for one AWS managed service-role policy, by name."""
+    acknowledge(construct, f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/{policy}]", reason)
+
+
 def acknowledge_wildcards(construct: IConstruct, statements: list[iam.PolicyStatement], reason: str) -> None:
     """Accepts AwsSolutions-IAM5 for exactly the wildcard resources in `statements`, each
     named as cdk-nag names it (e.g. <DocumentsBucket.Arn>/uploads/*), so a new wildcard

@@ -17,7 +17,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.nag import acknowledge, acknowledge_wildcards
+from infra.nag import acknowledge, acknowledge_managed_policy, acknowledge_wildcards
 
 from infra.bundles import build_bundle
 from infra.catalog import FunctionSpec, load_catalog, placeholders, service_name, state_machine_files, substitute
@@ -91,7 +91,8 @@ class Pipeline(Construct):
             log_group=log_group,
             logging_format=lambda_.LoggingFormat.JSON,
         )
-        acknowledge(function, "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]", "AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs.",
+        acknowledge_managed_policy(
+            function, "AWSLambdaBasicExecutionRole", "It only lets the function write its own CloudWatch logs."
         )
         return function
 
@@ -152,7 +153,10 @@ class Pipeline(Construct):
                 "Object access is scoped to the key prefixes this function uses, executions to those of "
                 "the batch workflow, and the index to the records table's own.",
             )  # fmt: skip
-            acknowledge(function, "AwsSolutions-IAM5[Resource::*]", "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource to scope to.")
+            acknowledge(
+                function, "AwsSolutions-IAM5[Resource::*]",
+                "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource to scope to.",
+            )  # fmt: skip
             acknowledge(function, "Serverless-LambdaDLQ", _NO_DLQ_REASONS[name])
 
     # -- state machines ---------------------------------------------------------------------------

@@ -13,6 +13,13 @@ from docflow.records import OWNER_INDEX, TABLE_SCHEMA, TTL_ATTRIBUTE
 
 # What each key prefix holds, all kept for the retention period (keys.py makes the keys).
 EXPIRING_PREFIXES = ("uploads/", "documents/", "batches/", "reports/")
+# Both buckets: encrypted, never public, TLS only, kept when the stack goes.
+PRIVATE = dict(
+    encryption=s3.BucketEncryption.S3_MANAGED,
+    block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+    enforce_ssl=True,
+    removal_policy=RemovalPolicy.RETAIN,
+)
 
 
 class Storage(Construct):
@@ -21,21 +28,17 @@ class Storage(Construct):
         self.access_logs = s3.Bucket(
             self,
             "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(90))],
-            removal_policy=RemovalPolicy.RETAIN,
+            **PRIVATE,
         )
-        acknowledge(self.access_logs, "AwsSolutions-S1", "This is the access-log bucket of the documents bucket; logging its own access would recurse.",
-        )
+        acknowledge(
+            self.access_logs, "AwsSolutions-S1",
+            "This is the access-log bucket of the documents bucket; logging its own access would recurse.",
+        )  # fmt: skip
         self.bucket = s3.Bucket(
             self,
             "Documents",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="documents/",
             event_bridge_enabled=True,  # S3 -> EventBridge -> SQS -> ingest
@@ -55,7 +58,7 @@ class Storage(Construct):
                     max_age=3000,
                 )
             ],
-            removal_policy=RemovalPolicy.RETAIN,
+            **PRIVATE,
         )
         self.table = dynamodb.Table(
             self,
