@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from docflow import keys
+from docflow.api_models import Results
 from docflow.records import (
     TERMINAL_STATUSES,
     BatchRecord,
@@ -301,18 +302,8 @@ def workflow_input(record: DocumentRecord) -> dict[str, str]:
     return {"document_id": record.document_id, "key": record.key, "filename": record.filename}
 
 
-_RESULT_FIELDS = (
-    "mime_type",
-    "kind",
-    "size_bytes",
-    "extension_mismatch",
-    "page_count",
-    "word_count",
-    "keywords",
-    "sentiment",
-    "reading_time_minutes",
-    "partial",
-)
+# The fields of an outcome a document's view shows: those the API's Results model declares.
+_RESULT_FIELDS = tuple(Results.model_fields)
 
 
 def _results(result: dict[str, Any]) -> dict[str, Any]:

@@ -56,9 +56,15 @@ class FunctionSpec:
         return f"{self.name.capitalize()}FunctionArn"
 
 
+def deployed_name(name: str) -> str:
+    """What a function or state machine of the catalog is called once deployed locally, and
+    the service it is in logs and metrics everywhere."""
+    return f"docflow-{name}"
+
+
 def service_name(spec: FunctionSpec) -> str:
-    """What a function is called once deployed, in logs and metrics (POWERTOOLS_SERVICE_NAME)."""
-    return f"docflow-{spec.name}"
+    """POWERTOOLS_SERVICE_NAME: the same in the local cloud and on AWS."""
+    return deployed_name(spec.name)
 
 
 def load_catalog(path: Path = CATALOG_PATH) -> list[FunctionSpec]:

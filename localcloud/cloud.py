@@ -21,7 +21,7 @@ import boto3
 
 from docflow.ingestion import upload_event_pattern
 from docflow.records import create_table
-from infra.catalog import FunctionSpec, load_catalog, service_name, state_machine_files, substitute
+from infra.catalog import FunctionSpec, deployed_name, load_catalog, service_name, state_machine_files, substitute
 from localcloud import asl_compat
 from localcloud.event_sources import QueuePoller
 from localcloud.s3_gateway import S3Gateway
@@ -40,11 +40,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def deployed_name(name: str) -> str:
-    """What a function or state machine of the catalog is called once deployed."""
-    return f"docflow-{name}"
 
 
 class LocalCloud:

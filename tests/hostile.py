@@ -33,26 +33,10 @@ from docflow.extraction import extract_document
 from docflow.outcome import decide_outcome
 from docflow.thumbnails import make_thumbnail
 from fakes import MemoryObjectStore
-from samples import LOREM, make_exif_rotated_jpeg, make_image, make_pdf
+from samples import LOREM, make_exif_rotated_jpeg, make_image, make_pdf, raw_pdf
 
 # ---------------------------------------------------------------------------------------
 # Building blocks
-
-
-def raw_pdf(objects: list[bytes], *, root: int = 1, version: bytes = b"1.4", trailer: bytes = b"") -> bytes:
-    """A PDF of the given object bodies (numbered from 1), with a correct xref table;
-    `trailer` adds entries to the trailer dictionary."""
-    out = io.BytesIO()
-    out.write(b"%PDF-" + version + b"\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    out.write(b"".join(b"%010d 00000 n \n" % offset for offset in offsets))
-    out.write(b"trailer\n<< /Size %d /Root %d 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, root, trailer, xref))
-    return out.getvalue()
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

@@ -17,6 +17,22 @@ def _pdf_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
+def raw_pdf(objects: list[bytes], *, root: int = 1, version: bytes = b"1.4", trailer: bytes = b"") -> bytes:
+    """A PDF of the given object bodies (numbered from 1), with a correct xref table;
+    `trailer` adds entries to the trailer dictionary."""
+    out = io.BytesIO()
+    out.write(b"%PDF-" + version + b"\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    out.write(b"".join(b"%010d 00000 n \n" % offset for offset in offsets))
+    out.write(b"trailer\n<< /Size %d /Root %d 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, root, trailer, xref))
+    return out.getvalue()
+
+
 def make_pdf(pages: list[str], *, compress: bool = True) -> bytes:
     """A valid PDF with one page per string, set in Helvetica, one line per text line."""
     objects: list[bytes] = []
@@ -47,18 +63,7 @@ def make_pdf(pages: list[str], *, compress: bool = True) -> bytes:
     objects[pages_id - 1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(page_ids))
     objects[catalog - 1] = b"<< /Type /Catalog /Pages %d 0 R >>" % pages_id
 
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    for offset in offsets:
-        out.write(b"%010d 00000 n \n" % offset)
-    out.write(b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, catalog, xref))
-    return out.getvalue()
+    return raw_pdf(objects, root=catalog)
 
 
 def make_image(fmt: str = "PNG", size: tuple[int, int] = (640, 480), mode: str = "RGB", **save_options) -> bytes:
