@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from corpus import CORPUS
+from docflow.extraction import join_letter_spacing
 from docflow_cli.main import main
 from samples import displayed_size
 
@@ -20,7 +21,11 @@ pytestmark = [
     pytest.mark.skipif(not (CORPUS / "MANIFEST.json").exists(), reason="the shared corpus is absent"),
     pytest.mark.skipif(not shutil.which("pdfinfo") or not shutil.which("pdftotext"), reason="poppler-utils missing"),
 ]
-WORD_TOLERANCE = 0.20
+WORD_TOLERANCE = 0.10
+# Where pdftotext is the wrong reference: it splits TeX code listings into letter pairs
+# ("\\ fi le ho ok @a dd to ho ok"), which count as several words each; pdfium reads them
+# whole. Checked by eye page by page; such a file is held to the old, looser tolerance.
+POPPLER_SPLITS_CODE = {"filehook.pdf": 0.20}
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +41,16 @@ def poppler_pages(path: Path) -> int:
     return int(next(line.split()[1] for line in info.splitlines() if line.startswith("Pages:")))
 
 
+def words(text: str) -> int:
+    """Words as both sides are counted here: runs of lone letters rejoined (pdftotext, like
+    pypdf, splits some letter-spaced text), and tokens without a letter or digit (index dot
+    leaders, which pdftotext gives dot by dot) left out."""
+    return sum(1 for token in join_letter_spacing(text).split() if any(character.isalnum() for character in token))
+
+
 def poppler_words(path: Path) -> int:
     text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True).stdout
-    return len(text.decode("utf-8", "replace").split())
+    return words(text.decode("utf-8", "replace"))
 
 
 def test_every_file_is_reported_once(corpus_run):
@@ -57,18 +69,19 @@ def test_mime_types_equal_file(corpus_run):
 
 
 def test_page_counts_equal_pdfinfo_and_words_are_close_to_pdftotext(corpus_run):
-    _, by_name, _ = corpus_run
+    out, by_name, _ = corpus_run
     deviations = {}
     for path in sorted((CORPUS / "pdf").iterdir()):
         document = by_name[path.name]
         assert document["status"] == "succeeded", (path.name, document["error"])
         assert document["page_count"] == poppler_pages(path), path.name
-        expected = poppler_words(path)
-        deviations[path.name] = (document["word_count"] - expected) / max(expected, 1)
+        found, expected = words((out / document["text"]).read_text(encoding="utf-8")), poppler_words(path)
+        deviations[path.name] = (found - expected) / max(expected, 1)
         if expected >= 20:  # a handful of words is too few to judge a percentage on
-            assert abs(deviations[path.name]) <= WORD_TOLERANCE, (path.name, document["word_count"], expected)
+            tolerance = POPPLER_SPLITS_CODE.get(path.name, WORD_TOLERANCE)
+            assert abs(deviations[path.name]) <= tolerance, (path.name, found, expected)
         else:
-            assert abs(document["word_count"] - expected) <= 5, (path.name, document["word_count"], expected)
+            assert abs(found - expected) <= 5, (path.name, found, expected)
 
 
 def test_every_image_has_a_thumbnail_of_the_right_shape(corpus_run):
