@@ -5,6 +5,16 @@ executing the definitions in statemachine/. moto cannot run Lambda code without 
 every invocation the interpreter makes is dispatched to the real handler in a warm worker
 process (workers.py)."""
 
-from localcloud.cloud import LocalCloud
+from typing import Any
 
 __all__ = ["LocalCloud"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazily: the worker processes (zygote.py, worker.py) live in this package too, and must
+    # not pay for importing moto.
+    if name == "LocalCloud":
+        from localcloud.cloud import LocalCloud
+
+        return LocalCloud
+    raise AttributeError(name)

@@ -22,10 +22,11 @@ import boto3
 from docflow.ingestion import upload_event_pattern
 from docflow.records import create_table
 from infra.catalog import FunctionSpec, deployed_name, load_catalog, service_name, state_machine_files, substitute
-from localcloud import asl_compat
+from localcloud import moto_patches
 from localcloud.event_sources import QueuePoller
+from localcloud.metering import RequestMeter
 from localcloud.s3_gateway import S3Gateway
-from localcloud.workers import FunctionPool, Invocation
+from localcloud.workers import FunctionPool, Invocation, Zygote
 
 REGION = "us-east-1"
 BUCKET = "docflow-local-documents"
@@ -67,7 +68,8 @@ class LocalCloud:
         self.dead_letter_queues: dict[str, str] = {}
         self.pollers: list[QueuePoller] = []
         self.s3_gateway: S3Gateway | None = None
-        self._server = None
+        self._zygote: Zygote | None = None
+        self._server: _MotoServer | None = None
         self._saved_environment: dict[str, str | None] = {}
 
     # -- life cycle ---------------------------------------------------------------------
@@ -81,17 +83,17 @@ class LocalCloud:
 
     def start(self) -> None:
         from moto.core.config import default_user_config
-        from moto.server import ThreadedMotoServer
 
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         self._log_service_chatter()
+        # The workers' libraries load while moto starts.
+        self._zygote = Zygote(self._base_environment(), self.workdir / "logs" / "zygote.log")
         # The interpreter calls back into "its" server for service integrations.
         self._set_environment(MOTO_PORT=str(self.port), **CREDENTIALS)
-        asl_compat.install()
+        moto_patches.install()
         _route_lambda_invocations_to(self)
         try:
-            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-            self._server.start()
+            self._server = _MotoServer(self.port)
             # moto keeps its state per process: a cloud started earlier in this process left
             # its resources behind. Each LocalCloud starts empty (and only one runs at a time).
             reset = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
@@ -108,17 +110,26 @@ class LocalCloud:
         with ThreadPoolExecutor() as stopping:  # each worker takes a moment to exit
             list(stopping.map(FunctionPool.close, self.pools.values()))
         self.pools.clear()
+        if self._zygote is not None:
+            self._zygote.close()
+            self._zygote = None
         if self.s3_gateway is not None:
             self.s3_gateway.stop()
             self.s3_gateway = None
         if self._server is not None:
+            # What each service was asked, for make bench's cost model (metering.py).
+            (self.workdir / "logs" / "requests.json").write_text(json.dumps(self.requests_served(), indent=1))
             self._server.stop()
             self._server = None
         _route_lambda_invocations_to(None)
-        asl_compat.uninstall()
+        moto_patches.uninstall()
         self._restore_environment()
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def requests_served(self) -> dict[str, dict[str, int]]:
+        """{service: {operation: count}} of every request moto has served so far."""
+        return self._server.meter.snapshot() if self._server else {}
 
     def client(self, service: str) -> Any:
         return boto3.client(
@@ -181,6 +192,7 @@ class LocalCloud:
         for spec in self.functions.values():
             self.pools[spec.name] = FunctionPool(
                 spec,
+                self._zygote,
                 self._function_environment(spec),
                 logs / f"{spec.name}.log",
                 self.concurrency,
@@ -216,11 +228,17 @@ class LocalCloud:
             poller.start()
             self.pollers.append(poller)
 
+    def _base_environment(self) -> dict[str, str]:
+        """What every function's process has, whatever its own settings."""
+        environment = {key: os.environ[key] for key in _PASSED_THROUGH if key in os.environ}
+        environment.update(CREDENTIALS)
+        environment["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+        return environment
+
     def _function_environment(self, spec: FunctionSpec) -> dict[str, str]:
         values = self._resource_values()
         environment = {key: substitute(value, values) for key, value in spec.environment.items()}
-        environment.update({key: os.environ[key] for key in _PASSED_THROUGH if key in os.environ})
-        environment.update(CREDENTIALS)
+        environment.update(self._base_environment())
         environment.update(
             AWS_ENDPOINT_URL=self.endpoint_url,
             AWS_DEFAULT_REGION=REGION,
@@ -230,7 +248,6 @@ class LocalCloud:
             AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(spec.memory_mb),
             POWERTOOLS_SERVICE_NAME=service_name(spec),
             POWERTOOLS_TRACE_DISABLED="true",  # no X-Ray daemon here
-            PYTHONPATH=str(Path(__file__).resolve().parent.parent),
         )
         if self.s3_gateway is not None:
             # S3 is the gateway for every function, as for clients: it checks presigned
@@ -278,16 +295,18 @@ class LocalCloud:
     # -- helpers ----------------------------------------------------------------------------
 
     def _log_service_chatter(self) -> None:
-        """moto's request log and its interpreter's traces go to logs/cloud.log, not the terminal."""
+        """moto's interpreter's traces go to logs/cloud.log, not the terminal; the server's
+        line per request is not written at all (tens of thousands a batch: metering.py
+        counts them instead)."""
         logs = self.workdir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(logs / "cloud.log")
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-        for name in ("werkzeug", "moto"):
+        for name, level in (("werkzeug", logging.WARNING), ("moto", logging.INFO)):
             logger = logging.getLogger(name)
             logger.handlers = [handler]
             logger.propagate = False
-            logger.setLevel(logging.INFO)
+            logger.setLevel(level)
 
     def _set_environment(self, **values: str) -> None:
         for key, value in values.items():
@@ -301,6 +320,30 @@ class LocalCloud:
             else:
                 os.environ[key] = value
         self._saved_environment.clear()
+
+
+class _MotoServer:
+    """moto's server app, metered, on 127.0.0.1 in a thread (as moto's ThreadedMotoServer,
+    with the meter in front)."""
+
+    def __init__(self, port: int):
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        class RequestHandler(MotoRequestHandler):
+            # Headers and body go out in two writes: without TCP_NODELAY, Nagle holds the
+            # second until the client's delayed ACK of the first, milliseconds a request.
+            disable_nagle_algorithm = True
+
+        self.meter = RequestMeter(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server("127.0.0.1", port, self.meter, threaded=True, request_handler=RequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
 
 
 class Crash:

@@ -17,6 +17,9 @@ from typing import Any, Callable
 from localcloud.workers import Invocation
 
 logger = logging.getLogger("docflow.localcloud")
+# Lambda's pollers long-poll; moto's long poll spins on the CPU for its whole wait, so
+# this one asks without waiting and rests between empty answers instead.
+IDLE_SECONDS = 0.2
 
 
 class QueuePoller:
@@ -48,13 +51,14 @@ class QueuePoller:
     def _run(self) -> None:
         while not self._stopped.is_set():
             try:
-                self.poll_once()
+                if not self.poll_once():
+                    self._stopped.wait(IDLE_SECONDS)
             except Exception:  # the server may be stopping; a poller must outlive a bad poll
                 if not self._stopped.is_set():
                     logger.exception("polling %s failed", self.queue_arn)
                     time.sleep(1)
 
-    def poll_once(self, wait_seconds: int = 1) -> int:
+    def poll_once(self, wait_seconds: int = 0) -> int:
         """One receive and one invocation; returns how many messages were received."""
         messages = self.sqs.receive_message(
             QueueUrl=self.queue_url,

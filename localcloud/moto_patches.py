@@ -1,28 +1,88 @@
-"""Mends two gaps in moto's port of the ASL interpreter, without touching any definition.
+"""Where moto differs from AWS, or is slower than it need be, and what the local cloud does
+about it: the one place docflow patches moto. No definition and no handler changes for
+the local cloud; these change moto's behaviour while a LocalCloud runs, and
+`uninstall()` restores moto as it was. Each patch has a canary test in
+tests/test_moto_patches.py that fails when moto no longer needs it or has moved the thing
+it patches.
 
-The optimised Step Functions integration (arn:aws:states:::states:startExecution.sync:2)
-hands boto3 the ASL's parameter names as written, `StateMachineArn`, where boto3 wants
-`stateMachineArn`, and reads boto3's answer as `ExecutionArn` where boto3 gives
-`executionArn`. LocalStack, whose interpreter moto ported, converts between the two casings;
-moto's port lost that step. These wrappers restore it for this one integration.
-tests/test_localcloud.py::test_moto_still_needs_the_sfn_casing_shim tells when moto no
-longer needs them.
+1. The Step Functions integration `states:startExecution.sync:2`: moto's port of the ASL
+   interpreter hands boto3 the ASL's parameter names as written, `StateMachineArn`, where
+   boto3 wants `stateMachineArn`, and reads boto3's answer as `ExecutionArn` where boto3
+   gives `executionArn`. LocalStack, whose interpreter moto ported, converts between the two
+   casings; moto's port lost that step. The wrappers restore it for this integration.
+
+2. A child execution's end is awaited, not polled every half second. moto's `.sync`
+   integrations describe the child execution every 0.5 s (`_DELAY_SECONDS_SYNC_CONDITION_CHECK`),
+   so each document in a batch waited up to half a second after it was done. Here the
+   resolver first waits for the child to end (moto's execution signals it), then describes
+   it once, as before.
+
+3. One boto3 client per service, not one per call. The interpreter builds a new boto3
+   client for every Lambda invocation and every describe of a child execution: tens of
+   milliseconds of CPU each, under the GIL the whole interpreter and moto's server share.
+   Clients are thread-safe; here each (region, service) gets one.
+
+4. The interpreter calls moto in its own process. Its service integrations (invoking a
+   Lambda function, starting and describing a child execution, reading a Map's items from
+   S3) went over HTTP to moto's server in the same process: a socket, a thread, werkzeug and
+   Flask for each. With moto's in-process stubber on, as moto's own decorator mode does,
+   `boto_client_for` builds clients that moto answers directly. Requests to an explicit
+   endpoint (the CLI's, the workers') still go over HTTP.
+
+5. A definition is parsed once. moto's interpreter runs ANTLR over the definition at every
+   execution's start: 12 ms of CPU each, every document of a batch. The parse tree depends
+   on the text alone, so it is kept per definition; each execution still gets its own
+   freshly built components from it (moto's Preprocessor), as before.
+
+6. moto's response classes list their own methods with `inspect.getmembers` on every
+   request (`method_names_from_class`); a class's methods do not change, so the list is
+   kept per class.
+
+7. moto's server finds the backend for a request's host by listing its own package folder
+   (`backends.list_of_moto_modules`, a directory scan) inside the one lock every request
+   takes. A host always maps to the same backend, so the answer is remembered.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+import threading
+from typing import Any, Callable
 
+from moto.core import responses as moto_responses
+from moto.core.models import botocore_stubber
+from moto.moto_server import werkzeug_app
+from moto.stepfunctions.parser.asl.parse import asl_parser  # also imports every state's module
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_sfn as sfn_service,
 )
+from moto.stepfunctions.parser.asl.utils import boto_client
+from moto.stepfunctions.parser.backend import execution as execution_module
+
+# How long a .sync resolver waits for the child's end before it describes it anyway: a
+# guard against a missed signal, not the usual path.
+SYNC_WAIT_SECONDS = 2.0
 
 _Service = sfn_service.StateTaskServiceSfn
-_original_parameters = _Service._normalise_parameters
-_original_response = _Service._normalise_response
+_Communication = execution_module.BaseExecutionWorkerCommunication
+_Dispatcher = werkzeug_app.DomainDispatcherApplication
+_original: dict[str, Callable[..., Any]] = {
+    "normalise_parameters": _Service._normalise_parameters,
+    "normalise_response": _Service._normalise_response,
+    "build_sync2_resolver": _Service._build_sync2_resolver,
+    "terminated": _Communication.terminated,
+    "boto_client_for": boto_client.boto_client_for,
+    "get_backend_for_host": _Dispatcher.get_backend_for_host,
+    "parse": asl_parser.AmazonStateLanguageParser.parse,
+    "method_names_from_class": moto_responses.method_names_from_class,
+}
 
 
-def _recase(mapping: dict, first_letter) -> None:
+# -- 1. startExecution.sync:2 casing ------------------------------------------------------
+
+
+def _recase(mapping: dict, first_letter: Callable[[str], str]) -> None:
     for key in list(mapping):
         new_key = first_letter(key[0]) + key[1:]
         if new_key != key:
@@ -30,22 +90,157 @@ def _recase(mapping: dict, first_letter) -> None:
 
 
 def _normalise_parameters(self, parameters: dict, boto_service_name=None, service_action_name=None) -> None:
-    _original_parameters(self, parameters, boto_service_name, service_action_name)
+    _original["normalise_parameters"](self, parameters, boto_service_name, service_action_name)
     if service_action_name is None:  # the call to boto3, not the describe of its answer
         _recase(parameters, str.lower)
 
 
 def _normalise_response(self, response: Any, boto_service_name=None, service_action_name=None) -> None:
-    _original_response(self, response, boto_service_name, service_action_name)
+    _original["normalise_response"](self, response, boto_service_name, service_action_name)
     if isinstance(response, dict):
         _recase(response, str.upper)
 
 
+# -- 2. a child execution's end, signalled ------------------------------------------------
+
+
+class _Endings:
+    """Executions that have ended, and the waiters for them, by execution ARN."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def _event(self, arn: str) -> threading.Event:
+        with self._lock:
+            return self._events.setdefault(arn, threading.Event())
+
+    def ended(self, arn: str) -> None:
+        self._event(arn).set()
+
+    def wait(self, arn: str, timeout: float) -> None:
+        self._event(arn).wait(timeout)
+
+    def forget(self, arn: str) -> None:
+        with self._lock:
+            self._events.pop(arn, None)
+
+
+_endings = _Endings()
+
+
+def _terminated(self) -> None:
+    _original["terminated"](self)
+    _endings.ended(self.execution.exec_arn)
+
+
+def _build_sync2_resolver(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+    execution_arn = env.stack[-1]["ExecutionArn"]  # what startExecution answered; moto pops it
+    resolve = _original["build_sync2_resolver"](self, env, resource_runtime_part, normalised_parameters, state_credentials)
+
+    def resolve_when_ended() -> Any:
+        _endings.wait(execution_arn, SYNC_WAIT_SECONDS)
+        result = resolve()
+        if result is not None:
+            _endings.forget(execution_arn)
+        return result
+
+    return resolve_when_ended
+
+
+# -- 3. one boto3 client per region and service --------------------------------------------
+
+_clients: dict[tuple[str, str], Any] = {}
+_clients_lock = threading.Lock()
+
+
+def _shared_boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+    with _clients_lock:
+        client = _clients.get((region, service))
+        if client is None:
+            client = _clients[(region, service)] = _original["boto_client_for"](region, service, state_credentials)
+        return client
+
+
+def _modules_using_boto_client_for() -> list[Any]:
+    """moto's interpreter modules import boto_client_for by name: each holds its own reference."""
+    return [
+        module
+        for name, module in list(sys.modules.items())
+        if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) is not None
+    ]
+
+
+# -- 5. a definition parsed once ---------------------------------------------------------------
+
+_trees: dict[str, Any] = {}
+
+
+def _parse(definition: str) -> tuple[Any, Any]:
+    tree = _trees.get(definition)
+    if tree is None:
+        _program, tree = _original["parse"](definition)  # raises on a bad definition, as before
+        _trees[definition] = tree
+    return Preprocessor().visit(tree), tree
+
+
+# -- 6. a class's methods listed once -----------------------------------------------------------
+
+_methods: dict[type, list[str]] = {}
+
+
+def _method_names_from_class(cls: type) -> list[str]:
+    names = _methods.get(cls)
+    if names is None:
+        names = _methods[cls] = _original["method_names_from_class"](cls)
+    return names
+
+
+# -- 7. the backend of a host, remembered ------------------------------------------------------
+
+_backends_by_host: dict[str | None, Any] = {}
+
+
+def _get_backend_for_host(self, host: str | None) -> Any:
+    # Called under the dispatcher's own lock, so the cache needs none of its own.
+    if host not in _backends_by_host:
+        _backends_by_host[host] = _original["get_backend_for_host"](self, host)
+    return _backends_by_host[host]
+
+
+# -- install / uninstall ------------------------------------------------------------------------
+
+
+_stubber_was_enabled = botocore_stubber.enabled
+
+
 def install() -> None:
+    global _stubber_was_enabled
+    _stubber_was_enabled = botocore_stubber.enabled
+    botocore_stubber.enabled = True
     _Service._normalise_parameters = _normalise_parameters
     _Service._normalise_response = _normalise_response
+    _Service._build_sync2_resolver = _build_sync2_resolver
+    _Communication.terminated = _terminated
+    _Dispatcher.get_backend_for_host = _get_backend_for_host
+    asl_parser.AmazonStateLanguageParser.parse = staticmethod(_parse)
+    moto_responses.method_names_from_class = _method_names_from_class
+    for module in _modules_using_boto_client_for():
+        module.boto_client_for = _shared_boto_client_for
 
 
 def uninstall() -> None:
-    _Service._normalise_parameters = _original_parameters
-    _Service._normalise_response = _original_response
+    botocore_stubber.enabled = _stubber_was_enabled
+    _Service._normalise_parameters = _original["normalise_parameters"]
+    _Service._normalise_response = _original["normalise_response"]
+    _Service._build_sync2_resolver = _original["build_sync2_resolver"]
+    _Communication.terminated = _original["terminated"]
+    _Dispatcher.get_backend_for_host = _original["get_backend_for_host"]
+    asl_parser.AmazonStateLanguageParser.parse = staticmethod(_original["parse"])
+    moto_responses.method_names_from_class = _original["method_names_from_class"]
+    for module in _modules_using_boto_client_for():
+        module.boto_client_for = _original["boto_client_for"]
+    with _clients_lock:
+        _clients.clear()  # they point at this cloud's port
+    _backends_by_host.clear()
+    _trees.clear()

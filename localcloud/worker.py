@@ -1,8 +1,10 @@
 """One local Lambda execution environment: `python -m localcloud.worker CODE_DIR HANDLER FD`.
 
 Imports the function's handler once (the cold start), says it is ready, then runs one
-invocation at a time from the socket FD until told to stop. Its stdout and stderr are the
-function's log. The pool in workers.py enforces timeouts by killing this process."""
+invocation at a time from the socket FD until told to stop, saying when each starts. Its
+stdout and stderr are the function's log. The pool in workers.py enforces timeouts by
+killing this process. The zygote (zygote.py) forks workers into `serve`; run as a module,
+this is a worker of its own, started from a fresh interpreter."""
 
 from __future__ import annotations
 
@@ -59,10 +61,13 @@ def error_payload(error: BaseException) -> str:
 
 def serve(code_dir: Path, handler_name: str, fd: int) -> None:
     connection = Connection(fd)
+    started = time.monotonic()
     handler = load_handler(code_dir, handler_name)
-    connection.send(("ready", None))
+    connection.send(("ready", (time.monotonic() - started) * 1000))  # the init's milliseconds
     while (message := connection.recv()) is not None:
-        request_id, event, deadline = message
+        request_id, event, timeout_seconds = message
+        deadline = time.time() + timeout_seconds  # Lambda's clock starts with the handler
+        connection.send(("started", None))
         try:
             reply = ("ok", json.dumps(handler(event, LambdaContext(request_id, deadline))))
         except Exception as error:  # the handler's failure is the invocation's answer

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from infra.catalog import FunctionSpec, load_catalog, substitute
-from localcloud.workers import FunctionPool
+from localcloud.workers import FunctionPool, Zygote
 
 MISBEHAVING = Path(__file__).parent / "local_functions" / "misbehaving"
 
@@ -29,9 +29,11 @@ def pool(tmp_path):
     )
     environment = {"PATH": os.environ["PATH"], "MY_SETTING": "from-catalog", "PYTHONPATH": str(Path(__file__).parent.parent)}
     os.environ["PARENT_ONLY_SECRET"] = "must not leak"
-    pool = FunctionPool(spec, environment, tmp_path / "misbehaving.log", concurrency=2)
+    zygote = Zygote(environment, tmp_path / "zygote.log")
+    pool = FunctionPool(spec, zygote, environment, tmp_path / "misbehaving.log", concurrency=2)
     yield pool
     pool.close()
+    zygote.close()
     os.environ.pop("PARENT_ONLY_SECRET")
 
 
@@ -87,47 +89,3 @@ def test_substitute_refuses_to_leave_a_placeholder_unfilled():
     assert substitute("${A}-${B}", {"A": "1", "B": "2"}) == "1-2"
     with pytest.raises(KeyError, match="B"):
         substitute("${A}-${B}", {"A": "1"})
-
-
-def test_moto_still_needs_the_sfn_casing_shim(tmp_path):
-    """Without localcloud.asl_compat, moto cannot run startExecution.sync:2; with it, it can.
-    When this fails because the first execution succeeded, moto has been fixed: delete the shim."""
-    from localcloud import LocalCloud, asl_compat
-
-    with LocalCloud(tmp_path) as cloud:
-        sfn = cloud.client("stepfunctions")
-        role = "arn:aws:iam::123456789012:role/docflow-local"
-        child = sfn.create_state_machine(
-            name="child", roleArn=role, definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
-        )["stateMachineArn"]
-        parent = sfn.create_state_machine(
-            name="parent",
-            roleArn=role,
-            definition=json.dumps(
-                {
-                    "StartAt": "Child",
-                    "States": {
-                        "Child": {
-                            "Type": "Task",
-                            "Resource": "arn:aws:states:::states:startExecution.sync:2",
-                            "Parameters": {"StateMachineArn": child, "Input": {"n": 1}, "Name.$": "$.name"},
-                            "OutputPath": "$.Output",
-                            "End": True,
-                        }
-                    },
-                }
-            ),
-        )["stateMachineArn"]
-
-        def run(name: str) -> dict:
-            started = sfn.start_execution(stateMachineArn=parent, name=name, input=json.dumps({"name": name}))
-            return cloud.wait_for_execution(started["executionArn"], timeout=60)
-
-        asl_compat.uninstall()
-        try:
-            unshimmed = run("without-shim")
-        finally:
-            asl_compat.install()
-        assert unshimmed["status"] == "FAILED", "moto runs startExecution.sync:2 by itself now: remove asl_compat"
-        shimmed = run("with-shim")
-        assert shimmed["status"] == "SUCCEEDED" and json.loads(shimmed["output"]) == {"n": 1}

@@ -1,0 +1,152 @@
+"""Canaries for localcloud/moto_patches.py: each fails when moto no longer behaves as the
+patch it guards assumes (fixed upstream, or moved), so a patch never outlives its reason."""
+
+from __future__ import annotations
+
+import json
+import time
+
+
+from localcloud import LocalCloud, moto_patches
+
+
+def test_1_moto_still_needs_the_sfn_casing_shim(tmp_path):
+    """Without the patches, moto cannot run startExecution.sync:2; with them, it can.
+    When this fails because the first execution succeeded, moto has been fixed: delete patch 1."""
+
+    with LocalCloud(tmp_path) as cloud:
+        sfn = cloud.client("stepfunctions")
+        role = "arn:aws:iam::123456789012:role/docflow-local"
+        child = sfn.create_state_machine(
+            name="child", roleArn=role, definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+        )["stateMachineArn"]
+        parent = sfn.create_state_machine(
+            name="parent",
+            roleArn=role,
+            definition=json.dumps(
+                {
+                    "StartAt": "Child",
+                    "States": {
+                        "Child": {
+                            "Type": "Task",
+                            "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                            "Parameters": {"StateMachineArn": child, "Input": {"n": 1}, "Name.$": "$.name"},
+                            "OutputPath": "$.Output",
+                            "End": True,
+                        }
+                    },
+                }
+            ),
+        )["stateMachineArn"]
+
+        def run(name: str) -> dict:
+            started = sfn.start_execution(stateMachineArn=parent, name=name, input=json.dumps({"name": name}))
+            return cloud.wait_for_execution(started["executionArn"], timeout=60)
+
+        moto_patches.uninstall()
+        try:
+            unshimmed = run("without-shim")
+        finally:
+            moto_patches.install()
+        assert unshimmed["status"] == "FAILED", "moto runs startExecution.sync:2 by itself now: remove patch 1"
+        shimmed = run("with-shim")
+        assert shimmed["status"] == "SUCCEEDED" and json.loads(shimmed["output"]) == {"n": 1}
+
+
+def test_2_moto_still_polls_child_executions_on_a_timer():
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
+
+    assert state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK >= 0.1, "moto no longer polls slowly: drop patch 2"
+    assert moto_patches._original["build_sync2_resolver"] is not None
+
+
+def test_3_moto_still_builds_a_client_per_call():
+    build = moto_patches._original["boto_client_for"]
+    assert build("us-east-1", "lambda") is not build("us-east-1", "lambda"), "moto shares its clients: drop patch 3"
+
+
+def test_3_4_patched_clients_are_shared_and_answered_in_process(tmp_path):
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    with LocalCloud(tmp_path):
+        first = lambda_eval_utils.boto_client_for(region="us-east-1", service="lambda")
+        assert first is lambda_eval_utils.boto_client_for(region="us-east-1", service="lambda")
+        # No endpoint of its own: moto's stubber answers it without a socket.
+        assert "amazonaws.com" in first.meta.endpoint_url
+    assert lambda_eval_utils.boto_client_for is moto_patches._original["boto_client_for"]
+
+
+def test_5_moto_still_parses_the_definition_at_every_start(tmp_path, monkeypatch):
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    parses = []
+    original = moto_patches._original["parse"]
+
+    def counting(definition):
+        parses.append(definition)
+        return original(definition)
+
+    with LocalCloud(tmp_path) as cloud:
+        moto_patches.uninstall()
+        monkeypatch.setattr(AmazonStateLanguageParser, "parse", staticmethod(counting))
+        try:
+            sfn = cloud.client("stepfunctions")
+            definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+            machine = sfn.create_state_machine(name="pass", roleArn="arn:aws:iam::123456789012:role/r", definition=definition)
+            parses.clear()
+            for name in ("one", "two"):
+                arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name=name)["executionArn"]
+                assert cloud.wait_for_execution(arn, timeout=30)["status"] == "SUCCEEDED"
+        finally:
+            monkeypatch.undo()
+            moto_patches.install()
+    assert parses.count(definition) == 2, "moto no longer parses at every start: drop patch 5"
+
+
+def test_5_a_kept_parse_tree_still_gives_each_execution_its_own_components():
+    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+    first, tree = moto_patches._parse(definition)
+    second, same_tree = moto_patches._parse(definition)
+    assert tree is same_tree and first is not second
+    moto_patches._trees.clear()
+
+
+def test_6_moto_still_lists_a_class_methods_at_every_request():
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    list_methods = moto_patches._original["method_names_from_class"]
+    assert list_methods(StepFunctionResponse) is not list_methods(StepFunctionResponse), "moto caches them: drop patch 6"
+
+
+def test_7_moto_still_scans_its_package_for_every_host(monkeypatch):
+    from moto import backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    scans = []
+    original = backends.list_of_moto_modules
+    monkeypatch.setattr(backends, "list_of_moto_modules", lambda: scans.append(1) or original())
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    for _ in range(2):
+        moto_patches._original["get_backend_for_host"](dispatcher, "s3.us-east-1.amazonaws.com")
+    assert len(scans) == 2, "moto no longer scans its package per request: drop patch 7"
+
+
+def test_patches_make_a_batch_of_child_executions_quick(tmp_path):
+    """Not a timing target (make bench has those): a child's end is seen when it ends, not at
+    moto's next half-second poll, so ten one-state children run in well under 10 x 0.5 s."""
+    with LocalCloud(tmp_path) as cloud:
+        sfn = cloud.client("stepfunctions")
+        role = "arn:aws:iam::123456789012:role/docflow-local"
+        child = sfn.create_state_machine(
+            name="child", roleArn=role, definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+        )["stateMachineArn"]
+        chain = {f"C{i}": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                           "Parameters": {"StateMachineArn": child, "Name": f"child-{i}", "Input": {}}, "ResultPath": None, "Next": f"C{i + 1}"} for i in range(10)}
+        chain["C9"].pop("Next")
+        chain["C9"]["End"] = True
+        parent = sfn.create_state_machine(name="parent", roleArn=role, definition=json.dumps({"StartAt": "C0", "States": chain}))
+        started = time.monotonic()
+        arn = sfn.start_execution(stateMachineArn=parent["stateMachineArn"], name="parent")["executionArn"]
+        ended = cloud.wait_for_execution(arn, timeout=60, interval=0.02)
+        assert ended["status"] == "SUCCEEDED", ended
+        assert time.monotonic() - started < 10 * 0.5
