@@ -22,6 +22,7 @@ from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
 from infra.catalog import ThrottleSpec
+from localcloud import SHUTDOWN_POLL_SECONDS
 from localcloud.workers import Invocation
 
 logger = logging.getLogger("docflow.localcloud")
@@ -76,7 +77,7 @@ class LocalApiGateway:
         self._server.daemon_threads = True
         self.host, self.port = self._server.server_address[:2]
         self.url = f"http://{self.host}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local API", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="local API", daemon=True)
 
     def start(self) -> None:
         self._thread.start()

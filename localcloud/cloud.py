@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -22,8 +23,8 @@ import boto3
 from docflow.ingestion import upload_event_pattern
 from docflow.records import create_table
 from infra.catalog import FunctionSpec, deployed_name, load_catalog, service_name, state_machine_files, substitute
-from localcloud import moto_patches
 from localcloud.event_sources import QueuePoller
+from localcloud import SHUTDOWN_POLL_SECONDS
 from localcloud.metering import RequestMeter
 from localcloud.s3_gateway import S3Gateway
 from localcloud.workers import FunctionPool, Invocation, Zygote
@@ -71,6 +72,7 @@ class LocalCloud:
         self._zygote: Zygote | None = None
         self._server: _MotoServer | None = None
         self._saved_environment: dict[str, str | None] = {}
+        self._clients: dict[tuple[str, bool], Any] = {}
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -82,12 +84,14 @@ class LocalCloud:
         self.stop()
 
     def start(self) -> None:
+        self._log_service_chatter()
+        # The workers' libraries load on one core while moto is imported on the other.
+        self._zygote = Zygote(self._base_environment(), self.workdir / "logs" / "zygote.log")
         from moto.core.config import default_user_config
 
+        from localcloud import moto_patches
+
         default_user_config["stepfunctions"]["execute_state_machine"] = True
-        self._log_service_chatter()
-        # The workers' libraries load while moto starts.
-        self._zygote = Zygote(self._base_environment(), self.workdir / "logs" / "zygote.log")
         # The interpreter calls back into "its" server for service integrations.
         self._set_environment(MOTO_PORT=str(self.port), **CREDENTIALS)
         moto_patches.install()
@@ -111,7 +115,7 @@ class LocalCloud:
             list(stopping.map(FunctionPool.close, self.pools.values()))
         self.pools.clear()
         if self._zygote is not None:
-            self._zygote.close()
+            self._zygote.close()  # and any worker still left
             self._zygote = None
         if self.s3_gateway is not None:
             self.s3_gateway.stop()
@@ -122,7 +126,9 @@ class LocalCloud:
             self._server.stop()
             self._server = None
         _route_lambda_invocations_to(None)
-        moto_patches.uninstall()
+        if "localcloud.moto_patches" in sys.modules:
+            sys.modules["localcloud.moto_patches"].uninstall()
+        self._clients.clear()
         self._restore_environment()
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -132,33 +138,44 @@ class LocalCloud:
         return self._server.meter.snapshot() if self._server else {}
 
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint_url,
-            region_name=REGION,
-            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
+        """A client of the cloud's endpoint, over HTTP as any program would use it."""
+        return self._client(service, over_http=True)
+
+    def _client(self, service: str, over_http: bool) -> Any:
+        """Clients are made once per service (they are thread-safe). Without `over_http`,
+        moto answers in this process (moto_patches, patch 4): the cloud's own deployment and
+        event sources, which are AWS's own services, need no socket."""
+        key = (service, over_http)
+        if key not in self._clients:
+            self._clients[key] = boto3.client(
+                service,
+                endpoint_url=self.endpoint_url if over_http else None,
+                region_name=REGION,
+                aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            )
+        return self._clients[key]
 
     # -- deployment: the same catalog and definitions CDK deploys -------------------------
 
     def _deploy(self) -> None:
-        s3 = self.client("s3")
+        """What the workers' environments name first, so they start while the rest is made."""
+        # Clients reach S3 through the gateway, which checks presigned POSTs as S3 does.
+        self.s3_gateway = S3Gateway(self.endpoint_url, credentials=CREDENTIALS, region=REGION)
+        self.s3_gateway.start()
+        role = self._client("iam", over_http=False).create_role(
+            RoleName="docflow-local", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+        )["Role"]["Arn"]
+        self._register_functions(role)
+        self._deploy_state_machines(role)
+        self._start_workers()
+        s3 = self._client("s3", over_http=False)
         s3.create_bucket(Bucket=self.bucket)
         # S3 -> EventBridge, as the stack configures the bucket.
         s3.put_bucket_notification_configuration(
             Bucket=self.bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
         )
-        create_table(self.client("dynamodb"), self.table)
-        role = self.client("iam").create_role(
-            RoleName="docflow-local", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
-        )["Role"]["Arn"]
-        self._register_functions(role)
-        self._deploy_state_machines(role)
-        # Clients reach S3 through the gateway, which checks presigned POSTs as S3 does.
-        self.s3_gateway = S3Gateway(self.endpoint_url, credentials=CREDENTIALS, region=REGION)
-        self.s3_gateway.start()
-        self._start_workers()
+        create_table(self._client("dynamodb", over_http=False), self.table)
         self._deploy_event_sources()
 
     def _resource_values(self) -> dict[str, str]:
@@ -168,7 +185,7 @@ class LocalCloud:
         return values
 
     def _register_functions(self, role: str) -> None:
-        lambda_client = self.client("lambda")
+        lambda_client = self._client("lambda", over_http=False)
         # moto wants code to register a function; the code that runs is the worker's.
         placeholder = io.BytesIO()
         with zipfile.ZipFile(placeholder, "w") as archive:
@@ -203,7 +220,7 @@ class LocalCloud:
     def _deploy_event_sources(self) -> None:
         """S3 events -> EventBridge rule -> SQS queue (with its dead-letter queue) -> function,
         for each function the catalog gives a queue."""
-        sqs, events = self.client("sqs"), self.client("events")
+        sqs, events = self._client("sqs", over_http=False), self._client("events", over_http=False)
         for spec in self.functions.values():
             if spec.queue is None:
                 continue
@@ -223,7 +240,7 @@ class LocalCloud:
             events.put_targets(Rule=f"{name}-uploads", Targets=[{"Id": "queue", "Arn": arn}])
             self.queues[spec.name], self.dead_letter_queues[spec.name] = url, dlq_url
             poller = QueuePoller(
-                self.client("sqs"), url, arn, spec.queue.batch_size, lambda event, n=spec.name: self.invoke(n, event), REGION
+                sqs, url, arn, spec.queue.batch_size, lambda event, n=spec.name: self.invoke(n, event), REGION
             )
             poller.start()
             self.pollers.append(poller)
@@ -256,7 +273,7 @@ class LocalCloud:
         return environment
 
     def _deploy_state_machines(self, role: str) -> None:
-        sfn = self.client("stepfunctions")
+        sfn = self._client("stepfunctions", over_http=False)
         # The document workflow first: the batch workflow names it.
         for name, path in sorted(state_machine_files().items(), key=lambda item: item[0] != "document"):
             definition = substitute(path.read_text(), self._resource_values())
@@ -337,7 +354,7 @@ class _MotoServer:
 
         self.meter = RequestMeter(DomainDispatcherApplication(create_backend_app))
         self._server = make_server("127.0.0.1", port, self.meter, threaded=True, request_handler=RequestHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="moto", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:

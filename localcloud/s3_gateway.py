@@ -34,6 +34,7 @@ from xml.sax.saxutils import escape
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from localcloud import SHUTDOWN_POLL_SECONDS
 
 logger = logging.getLogger("docflow.s3gateway")
 
@@ -214,7 +215,7 @@ class S3Gateway:
         if self._server is not None:
             raise RuntimeError("the S3 gateway is already started")
         self._server = _Server(self._address, self)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="s3-gateway", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="s3-gateway", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:

@@ -72,6 +72,7 @@ class Zygote:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, which its workers join
             )
         theirs.close()
         self.log_path = log_path
@@ -98,12 +99,14 @@ class Zygote:
         return answer
 
     def close(self) -> None:
-        self._control.close()  # the zygote stops when its end closes
+        """Ends the zygote and every worker it forked, at once: a worker holds nothing
+        unwritten between invocations (its log is flushed after each)."""
+        self._control.close()
         try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
 
 
 class _Worker:
@@ -115,13 +118,13 @@ class _Worker:
         self.connection = connection
         self.ready = False
 
-    def call(self, event: Any, timeout_seconds: float, init_seconds: float = INIT_SECONDS, stall: bool = False) -> Invocation:
+    def call(self, event: Any, timeout_seconds: float, init_seconds: float | None = None, stall: bool = False) -> Invocation:
         """Runs one invocation; raises InitFailed when the handler could not be imported.
         `stall` freezes the worker once its handler has started (a fault tests inject)."""
         init_ms = None
         if not self.ready:
             try:
-                _, init_ms = self._await(init_seconds)  # ("ready", milliseconds)
+                _, init_ms = self._await(init_seconds or INIT_SECONDS)  # ("ready", milliseconds)
             except (TimeoutError, EOFError, OSError) as error:
                 self.kill()
                 raise InitFailed from error
@@ -178,12 +181,20 @@ def _kill(pid: int) -> None:
 
 
 def _running(pid: int) -> bool:
-    """Whether the process exists (the zygote ignores SIGCHLD, so a dead one is gone)."""
+    """Whether the process is alive. The zygote ignores SIGCHLD, so a worker that dies is
+    gone; one orphaned when the zygote is killed may linger as a zombie until whatever
+    adopted it reaps it, and a zombie is not running."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
         return False
-    return True
+    except OSError:  # no /proc: ask the kernel whether the pid exists
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
 
 
 def _await_exit(pid: int, seconds: float) -> None:

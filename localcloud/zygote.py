@@ -36,6 +36,7 @@ PRELOADED = (
     "aws_lambda_powertools.logging",
     "aws_lambda_powertools.metrics",
     "aws_lambda_powertools.tracing",
+    "aws_xray_sdk.core",  # the Tracer imports it even when tracing is off: its recorder makes clients
     "aws_lambda_powertools.utilities.parser",
     "aws_lambda_powertools.utilities.batch",
     "aws_lambda_powertools.event_handler",
@@ -46,12 +47,25 @@ PRELOADED = (
 )
 
 
+# The AWS services the handlers' clients speak: their models are read from botocore's JSON
+# once here, not by every worker's first client.
+SERVICE_MODELS = ("s3", "dynamodb", "stepfunctions", "sqs")
+
+
 def preload() -> None:
     for name in PRELOADED:
         try:
             importlib.import_module(name)
         except ImportError:  # a library no handler here uses; its worker will say so itself
             pass
+    import boto3
+
+    # A client of each, with everything given explicitly, fills the default session's
+    # caches (models, endpoint rules). Nothing is read from the environment here: each
+    # worker's own clients read its region, endpoints and credentials after the fork.
+    boto3.setup_default_session()
+    for service in SERVICE_MODELS:
+        boto3.DEFAULT_SESSION.client(service, region_name="us-east-1", aws_access_key_id="-", aws_secret_access_key="-")
 
 
 def _become_worker(request: dict, fd: int, control: socket.socket) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from infra.catalog import FunctionSpec, load_catalog, substitute
+from localcloud import workers
 from localcloud.workers import FunctionPool, Zygote
 
 MISBEHAVING = Path(__file__).parent / "local_functions" / "misbehaving"
@@ -17,6 +18,10 @@ MISBEHAVING = Path(__file__).parent / "local_functions" / "misbehaving"
 
 @pytest.fixture
 def pool(tmp_path):
+    yield from make_pool(tmp_path, {})
+
+
+def make_pool(tmp_path, extra_environment):
     spec = FunctionSpec(
         name="misbehaving",
         description="",
@@ -28,6 +33,7 @@ def pool(tmp_path):
         code_dir=MISBEHAVING,
     )
     environment = {"PATH": os.environ["PATH"], "MY_SETTING": "from-catalog", "PYTHONPATH": str(Path(__file__).parent.parent)}
+    environment.update(extra_environment)
     os.environ["PARENT_ONLY_SECRET"] = "must not leak"
     zygote = Zygote(environment, tmp_path / "zygote.log")
     pool = FunctionPool(spec, zygote, environment, tmp_path / "misbehaving.log", concurrency=2)
@@ -65,6 +71,37 @@ def test_a_dying_worker_fails_its_invocation_and_is_replaced(pool):
     result = pool.invoke({"action": "die"})
     assert answer(result)["errorType"] == "Runtime.ExitError"
     assert answer(pool.invoke({}))["pid"] != before
+
+
+def test_an_initialisation_past_its_limit_is_retried_with_the_function_timeout(tmp_path, monkeypatch):
+    """As Lambda's service does: a first init that overruns INIT_SECONDS (a busy machine, a
+    slow import) is not the invocation's failure; a second worker gets the whole timeout."""
+    monkeypatch.setattr(workers, "INIT_SECONDS", 0.5)
+    slow = {"SLOW_INIT_MARKER": str(tmp_path / "slowed-once"), "SLOW_INIT_SECONDS": "1.5"}
+    for pool in make_pool(tmp_path, slow):
+        result = pool.invoke({})
+        assert result.error is None, answer(result)
+        assert (tmp_path / "slowed-once").exists()  # the first worker did overrun its init
+        assert result.init_ms is not None and result.init_ms < 1500  # the retry's own, quick init
+
+
+def test_the_timeout_counts_from_the_handler_not_from_a_slow_init(tmp_path):
+    """A 2 s init (under Lambda's 10 s init limit) takes nothing from the 3 s timeout."""
+    slow = {"SLOW_INIT_MARKER": str(tmp_path / "slowed-once"), "SLOW_INIT_SECONDS": "2"}
+    for pool in make_pool(tmp_path, slow):
+        result = pool.invoke({"action": "sleep", "seconds": 2.5})
+        assert result.error is None, answer(result)
+        assert answer(result)["remaining_ms"] <= 3000
+        assert result.init_ms >= 2000
+
+
+def test_each_invocation_is_logged_for_the_benchmarks(pool, tmp_path):
+    pool.invoke({})
+    pool.invoke({"action": "raise"})
+    lines = [json.loads(line) for line in (tmp_path / workers.INVOCATIONS_LOG).read_text().splitlines()]
+    assert [(line["function"], line["status"]) for line in lines] == [("misbehaving", "ok"), ("misbehaving", "Boom")]
+    assert lines[0]["init_ms"] is not None and lines[1]["init_ms"] is None  # a cold start, then a warm one
+    assert all(line["duration_ms"] > 0 and line["memory_mb"] == 128 for line in lines)
 
 
 def test_a_handler_exception_is_reported_by_class_name(pool):

@@ -5,6 +5,11 @@ import time
 
 IMPORTED_AT = time.time()
 
+# A slow initialisation, once: the first process to import this sleeps, later ones do not.
+if os.environ.get("SLOW_INIT_MARKER") and not os.path.exists(os.environ["SLOW_INIT_MARKER"]):
+    open(os.environ["SLOW_INIT_MARKER"], "w").close()
+    time.sleep(float(os.environ["SLOW_INIT_SECONDS"]))
+
 
 class Boom(Exception):
     pass
