@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
 
 from docflow import keys
 
@@ -67,13 +68,17 @@ def submit_batch(s3: Any, sfn: Any, bucket: str, state_machine_arn: str, files: 
     return batch
 
 
-def count_done(sfn: Any, batch: Batch) -> int:
+def count_done(sfn: Any, batch: Batch) -> int | None:
     """How many of the batch's documents are done so far: the items its Map run has
-    finished, as Step Functions counts them. One request, whatever the batch's size."""
-    map_runs = sfn.list_map_runs(executionArn=batch.execution_arn)["mapRuns"]
-    if not map_runs:
-        return 0  # the Map has not started yet
-    counts = sfn.describe_map_run(mapRunArn=map_runs[0]["mapRunArn"])["itemCounts"]
+    finished, as Step Functions counts them, in two requests whatever the batch's size.
+    None when that cannot be said just now (progress is shown, never relied on)."""
+    try:
+        map_runs = sfn.list_map_runs(executionArn=batch.execution_arn)["mapRuns"]
+        if not map_runs:
+            return 0  # the Map has not started yet
+        counts = sfn.describe_map_run(mapRunArn=map_runs[0]["mapRunArn"])["itemCounts"]
+    except ClientError:  # moto cannot describe a Map run whose execution is still starting
+        return None
     return counts["succeeded"] + counts["failed"] + counts["timedOut"] + counts["aborted"]
 
 
@@ -95,7 +100,9 @@ def wait_for_batch(
         status = sfn.describe_execution(executionArn=batch.execution_arn)
         if status["status"] != "RUNNING":
             break
-        on_progress(count_done(sfn, batch), total)
+        done = count_done(sfn, batch)
+        if done is not None:
+            on_progress(done, total)
         if time.monotonic() > deadline:
             raise BatchFailed(f"the batch was still running after {timeout:.0f} s")
         time.sleep(delay)

@@ -9,10 +9,6 @@ from typing import Any
 
 __all__ = ["LocalCloud"]
 
-# How often the local servers' loops look for a request to stop (socketserver's default is
-# half a second, which each of them would add to every stop).
-SHUTDOWN_POLL_SECONDS = 0.05
-
 
 def __getattr__(name: str) -> Any:
     # Lazily: the worker processes (zygote.py, worker.py) live in this package too, and must

@@ -22,7 +22,7 @@ from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
 from infra.catalog import ThrottleSpec
-from localcloud import SHUTDOWN_POLL_SECONDS
+from localcloud.servers import SHUTDOWN_POLL_SECONDS, log_request_errors
 from localcloud.workers import Invocation
 
 logger = logging.getLogger("docflow.localcloud")
@@ -74,6 +74,7 @@ class LocalApiGateway:
         self.tokens = list(tokens)
         self.throttle = Throttle(throttling) if throttling else None
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        log_request_errors(self._server)
         self._server.daemon_threads = True
         self.host, self.port = self._server.server_address[:2]
         self.url = f"http://{self.host}:{self.port}"

@@ -24,7 +24,7 @@ from docflow.ingestion import upload_event_pattern
 from docflow.records import create_table
 from infra.catalog import FunctionSpec, deployed_name, load_catalog, service_name, state_machine_files, substitute
 from localcloud.event_sources import QueuePoller
-from localcloud import SHUTDOWN_POLL_SECONDS
+from localcloud.servers import SHUTDOWN_POLL_SECONDS, log_request_errors
 from localcloud.metering import RequestMeter
 from localcloud.s3_gateway import S3Gateway
 from localcloud.workers import FunctionPool, Invocation, Zygote
@@ -354,6 +354,7 @@ class _MotoServer:
 
         self.meter = RequestMeter(DomainDispatcherApplication(create_backend_app))
         self._server = make_server("127.0.0.1", port, self.meter, threaded=True, request_handler=RequestHandler)
+        log_request_errors(self._server)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="moto", daemon=True)
         self._thread.start()
 

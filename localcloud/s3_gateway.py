@@ -34,7 +34,7 @@ from xml.sax.saxutils import escape
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from localcloud import SHUTDOWN_POLL_SECONDS
+from localcloud.servers import SHUTDOWN_POLL_SECONDS, log_request_errors
 
 logger = logging.getLogger("docflow.s3gateway")
 
@@ -358,6 +358,7 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], gateway: S3Gateway):
         super().__init__(address, _Handler)
         self.gateway = gateway
+        log_request_errors(self)
 
 
 class _Handler(BaseHTTPRequestHandler):
