@@ -35,8 +35,11 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest
 
+# benchmarks/test_speed.py compares docflow with the floor and the Celery peer and writes
+# benchmarks/results/latest.json; BENCH_ARGS picks tests, e.g. BENCH_ARGS='-k speed'.
+BENCH_ARGS ?=
 bench: setup
-	$(BIN)/python -m pytest benchmarks/ -s --benchmark-only --benchmark-columns=min,median,max,rounds
+	$(BIN)/python -m pytest benchmarks/ -s --benchmark-only --benchmark-columns=min,median,max,rounds $(BENCH_ARGS)
 
 node_modules/.installed: package.json package-lock.json
 	@npm install --no-audit --no-fund --silent
