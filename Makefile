@@ -32,8 +32,10 @@ $(INSTALLED): pyproject.toml scripts/system-packages.sh
 demo: setup
 	$(BIN)/docflow run examples/ --out docflow-out
 
+# One worker per core; --dist loadscope keeps each module's tests (and its fixtures, such
+# as the corpus run) on one worker.
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadscope
 
 # benchmarks/test_speed.py compares docflow with the floor and the Celery peer and writes
 # benchmarks/results/latest.json; BENCH_ARGS picks tests, e.g. BENCH_ARGS='-k speed'.

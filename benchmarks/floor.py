@@ -5,14 +5,13 @@
 Each file gets what docflow's document workflow gives it, through docflow's own plain
 functions and with no S3, no Step Functions, no workers of the local cloud: its type from
 its first 64 KiB (docflow.detection.detect, libmagic); a PDF's text page by page
-(docflow.extraction.iter_page_texts once that reads with pdfium, pypdfium2 directly until
-then) analysed by docflow.analysis.analyze_text; an image's thumbnail
+(docflow.extraction.iter_page_texts: pdfium) analysed by docflow.analysis.analyze_text; an image's thumbnail
 (docflow.thumbnails.render_thumbnail). Files are found as `docflow run` finds them
 (recursively, hidden ones left out) and handed to the pool largest first, so the figure is
 close to the best 2 processes can do. The time runs from starting the pool (fresh
 interpreters, "spawn") to the last result. Prints one JSON line:
 
-    {"files": 61, "seconds": 3.1, "processes": 2, "engine": "...", "succeeded": ..., ...}
+    {"files": 61, "seconds": 3.1, "processes": 2, "succeeded": ..., ...}
 
 Importable: `run(paths, processes=2)` returns that dict.
 """
@@ -20,7 +19,6 @@ Importable: `run(paths, processes=2)` returns that dict.
 from __future__ import annotations
 
 import argparse
-import inspect
 import io
 import json
 import multiprocessing
@@ -45,60 +43,18 @@ def collect_files(folder: Path) -> list[tuple[Path, str]]:
     return found
 
 
-def extraction_engine() -> str:
-    """Which text engine the floor uses: docflow's own iter_page_texts once it reads with
-    pdfium (the engine docflow is moving to), pypdfium2 called directly until then."""
-    from docflow import extraction
-
-    if "pypdfium2" in inspect.getsource(extraction):
-        return "docflow.extraction.iter_page_texts (pdfium)"
-    return "pypdfium2 (direct)"
-
-
-def _page_texts_pdfium(path: Path):
-    """The text of each page, as docflow would take it with pdfium: None for a page that
-    cannot be read; docflow's errors for a protected, broken or too long document."""
-    import pypdfium2 as pdfium
-
-    from docflow.errors import PdfCorrupt, PdfEncrypted, PdfTooManyPages
-    from docflow.extraction import max_pages
-
-    try:
-        document = pdfium.PdfDocument(str(path))
-    except pdfium.PdfiumError as error:
-        if "password" in str(error).lower():
-            raise PdfEncrypted("The PDF is protected by a password") from error
-        raise PdfCorrupt(f"The PDF cannot be read: {error}") from error
-    try:
-        count = len(document)
-        if count > max_pages():
-            raise PdfTooManyPages(f"The PDF has {count:,} pages; the limit is {max_pages():,}")
-        for number in range(count):
-            try:
-                page = document[number]
-                textpage = page.get_textpage()
-                text = textpage.get_text_bounded()
-                textpage.close()
-                page.close()
-            except Exception:  # one broken page does not sink the document
-                text = None
-            yield text
-    finally:
-        document.close()
-
-
-def _pdf_text(path: Path, use_docflow: bool) -> tuple[int, int, str]:
+def _pdf_text(path: Path) -> tuple[int, int, str]:
     """(pages, words as extract counts them, the text as extract stores it)."""
     from docflow.extraction import PAGE_SEPARATOR, iter_page_texts
 
-    texts = list(iter_page_texts(path) if use_docflow else _page_texts_pdfium(path))
+    texts = list(iter_page_texts(path))
     words = sum(len(text.split()) for text in texts if text)
     return len(texts), words, PAGE_SEPARATOR.join(text or "" for text in texts)
 
 
-def process_file(item: tuple[str, str, bool]) -> dict:
+def process_file(item: tuple[str, str]) -> dict:
     """One document's work; returns its outcome and counts (runs in a pool process)."""
-    path_text, name, use_docflow = item
+    path_text, name = item
     path = Path(path_text)
     from docflow.analysis import analyze_text
     from docflow.detection import HEAD_BYTES, detect
@@ -113,7 +69,7 @@ def process_file(item: tuple[str, str, bool]) -> dict:
         detection = detect(head, path.stat().st_size, name)
         outcome["kind"] = detection.kind
         if detection.kind == "pdf":
-            pages, words, text = _pdf_text(path, use_docflow)
+            pages, words, text = _pdf_text(path)
             # analyze reads the stored text line by line; the same lines here.
             analyze_text(io.StringIO(text))
             outcome.update(pages=pages, words=words)
@@ -133,10 +89,8 @@ def process_file(item: tuple[str, str, bool]) -> dict:
 def run(folder: Path, processes: int = 2) -> dict:
     """Processes every file below `folder` on `processes` fresh processes; the summary."""
     files = collect_files(Path(folder))
-    engine = extraction_engine()
-    use_docflow = engine.startswith("docflow")
     # Largest first: the long documents start at once and the short ones fill the gaps.
-    items = [(str(path), name, use_docflow) for path, name in sorted(files, key=lambda f: -f[0].stat().st_size)]
+    items = [(str(path), name) for path, name in sorted(files, key=lambda f: -f[0].stat().st_size)]
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn")) as pool:
         outcomes = list(pool.map(process_file, items, chunksize=1))
@@ -146,7 +100,6 @@ def run(folder: Path, processes: int = 2) -> dict:
         "files": len(outcomes),
         "seconds": round(seconds, 3),
         "processes": processes,
-        "engine": engine,
         "succeeded": statuses["succeeded"],
         "failed": statuses["failed"],
         "skipped": statuses["skipped"],

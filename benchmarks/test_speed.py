@@ -114,15 +114,7 @@ def test_speed(benchmark, results, tmp_path, row):
             figures["notes"].append(f"celery: {celery['failed']} of {celery.get('files')} documents failed in the peer")
 
     out = tmp_path / "out"
-    engine_before = floor.extraction_engine()
     docflow = benchmark.pedantic(speed.run_docflow, args=(folder, out), rounds=1, iterations=1)
-    # docflow run reads the working tree, which others may be changing as this runs.
-    figures["extraction_engine"] = floor.extraction_engine()
-    if figures["extraction_engine"] != engine_before or figures["extraction_engine"] != floor_run["engine"]:
-        figures["notes"].append(
-            f"docflow.extraction changed during the row: floor used {floor_run['engine']}, "
-            f"docflow's engine was {engine_before} before its run and {figures['extraction_engine']} after"
-        )
     figures["docflow"] = docflow
     floor_again = floor.run(folder, processes=2)
     figures["floor"], figures["floor_after"] = floor_run, floor_again
