@@ -8,8 +8,9 @@ function's own folder, nothing else.
         <packages>            functions/<name>/requirements.txt, for Lambda's platform
 
 The SDK (boto3 and what it needs) is left out: Lambda's Python runtime provides it, and it
-is most of a bundle's size. Dependencies are installed once per requirements file and
-architecture (keyed by a hash of both) and copied into each bundle that needs them.
+is most of a bundle's size. Dependencies are installed once per requirements file,
+architecture and Python (keyed by a hash of the three) into build/dependencies/, and
+copied into each bundle that needs them, wherever the bundle is built.
 
     python -m infra.bundles [--architecture arm64|x86_64] [NAME...]
 """
@@ -21,15 +22,18 @@ import hashlib
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from infra.catalog import REPO_ROOT, FunctionSpec, load_catalog
 
 BUILD_DIR = REPO_ROOT / "build"
+DEPENDENCIES_DIR = BUILD_DIR / "dependencies"
 LIBRARY = REPO_ROOT / "docflow"
 PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 # What Lambda's Python runtime already has; bundling it again only adds megabytes.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
+COMPLETE = ".complete"  # marks a finished install
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "requirements.txt")
 
 
@@ -43,11 +47,11 @@ def build_bundle(
 ) -> Path:
     """Builds functions/<name>'s bundle and returns its folder: for the catalog's
     architecture and runtime unless told otherwise (tests build one this machine can run).
-    Rebuilding replaces the bundle; dependencies come from the cache."""
+    Rebuilding replaces the bundle; dependencies come from the cache in DEPENDENCIES_DIR."""
     architecture = architecture or spec.architecture
     python = python or runtime_python(spec)
     bundle = build_dir / "bundles" / f"{architecture}-py{python}" / spec.name
-    dependencies = _dependencies(spec, architecture, python, build_dir)
+    dependencies = _dependencies(spec, architecture, python)
     if bundle.exists():
         shutil.rmtree(bundle)
     shutil.copytree(dependencies, bundle)
@@ -56,32 +60,43 @@ def build_bundle(
     return bundle
 
 
-def _dependencies(spec: FunctionSpec, architecture: str, python: str, build_dir: Path) -> Path:
+def _dependencies(spec: FunctionSpec, architecture: str, python: str) -> Path:
     requirements = spec.code_dir / "requirements.txt"
     key = hashlib.sha256(f"{requirements.read_text()}\n{architecture}\n{python}".encode()).hexdigest()[:16]
-    target = build_dir / "dependencies" / key
-    if (target / ".complete").exists():
+    target = DEPENDENCIES_DIR / key
+    if (target / COMPLETE).exists():
         return target
-    if target.exists():
-        shutil.rmtree(target)  # an interrupted install
-    subprocess.run(
-        [
-            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            "--target", str(target),
-            "--platform", PLATFORMS[architecture],
-            "--implementation", "cp",
-            "--python-version", python,
-            "--only-binary=:all:",  # wheels for Lambda's platform; never build for this machine
-            "--no-compile",
-            "--requirement", str(requirements),
-        ],
-        check=True,
-    )  # fmt: skip
-    for name in RUNTIME_PROVIDED:
-        for path in target.glob(f"{name}*"):
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-    shutil.rmtree(target / "bin", ignore_errors=True)
-    (target / ".complete").touch()
+    shutil.rmtree(target, ignore_errors=True)  # left by an older, interrupted build
+    # Installed beside the target and renamed into place when complete, so that builds
+    # running at once (a test run and `make synth`) never see or remove half an install.
+    DEPENDENCIES_DIR.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f"{key}.", dir=DEPENDENCIES_DIR))
+    try:
+        subprocess.run(
+            [
+                sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                "--target", str(partial),
+                "--platform", PLATFORMS[architecture],
+                "--implementation", "cp",
+                "--python-version", python,
+                "--only-binary=:all:",  # wheels for Lambda's platform; never build for this machine
+                "--no-compile",
+                "--requirement", str(requirements),
+            ],
+            check=True,
+        )  # fmt: skip
+        for name in RUNTIME_PROVIDED:
+            for path in partial.glob(f"{name}*"):
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        shutil.rmtree(partial / "bin", ignore_errors=True)
+        (partial / COMPLETE).touch()
+        try:
+            partial.rename(target)
+        except OSError:  # another build got there first: its copy is as good as ours
+            if not target.exists():
+                raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     return target
 
 
