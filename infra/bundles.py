@@ -34,6 +34,7 @@ PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 # What Lambda's Python runtime already has; bundling it again only adds megabytes.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
 COMPLETE = ".complete"  # marks a finished install
+FINGERPRINT = ".fingerprint"  # what a bundle was built from
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "requirements.txt")
 
 
@@ -47,17 +48,43 @@ def build_bundle(
 ) -> Path:
     """Builds functions/<name>'s bundle and returns its folder: for the catalog's
     architecture and runtime unless told otherwise (tests build one this machine can run).
-    Rebuilding replaces the bundle; dependencies come from the cache in DEPENDENCIES_DIR."""
+    A bundle already built from the same inputs is kept as it is; otherwise it is replaced.
+    Dependencies come from the cache in DEPENDENCIES_DIR."""
     architecture = architecture or spec.architecture
     python = python or runtime_python(spec)
     bundle = build_dir / "bundles" / f"{architecture}-py{python}" / spec.name
     dependencies = _dependencies(spec, architecture, python)
+    fingerprint = _fingerprint(dependencies, LIBRARY, spec.code_dir)
+    if (bundle / FINGERPRINT).is_file() and (bundle / FINGERPRINT).read_text() == fingerprint:
+        return bundle
     if bundle.exists():
         shutil.rmtree(bundle)
     shutil.copytree(dependencies, bundle)
     shutil.copytree(LIBRARY, bundle / "docflow", ignore=_IGNORED)
     shutil.copytree(spec.code_dir, bundle, ignore=_IGNORED, dirs_exist_ok=True)
+    (bundle / FINGERPRINT).write_text(fingerprint)
     return bundle
+
+
+def bundle_fingerprint(bundle: Path) -> str:
+    """What a built bundle was made from, as one hash: CDK's asset hash, so that a synth
+    need not hash every file of every bundle again."""
+    return (bundle / FINGERPRINT).read_text()
+
+
+def _fingerprint(dependencies: Path, *sources: Path) -> str:
+    """The installed dependencies (named by their own key) and every source file copied."""
+    digest = hashlib.sha256(dependencies.name.encode())
+    for source in sources:
+        for path in sorted(source.rglob("*")):
+            if path.is_file() and not _ignored(path):
+                digest.update(f"\0{source.name}/{path.relative_to(source)}\0".encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _ignored(path: Path) -> bool:
+    return "__pycache__" in path.parts or path.suffix == ".pyc" or path.name == "requirements.txt"
 
 
 def _dependencies(spec: FunctionSpec, architecture: str, python: str) -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, AssetHashType, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -19,7 +19,7 @@ from constructs import Construct
 
 from infra.nag import acknowledge, acknowledge_managed_policy, acknowledge_wildcards
 
-from infra.bundles import build_bundle
+from infra.bundles import build_bundle, bundle_fingerprint
 from infra.catalog import FunctionSpec, load_catalog, placeholders, service_name, state_machine_files, substitute
 from infra.storage import Storage
 
@@ -80,7 +80,7 @@ class Pipeline(Construct):
             runtime=lambda_.Runtime(spec.runtime, lambda_.RuntimeFamily.PYTHON),
             architecture=ARCHITECTURES[spec.architecture],
             handler=spec.handler,
-            code=lambda_.Code.from_asset(str(build_bundle(spec))),
+            code=_code(spec),
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_seconds),
             environment={
@@ -216,6 +216,14 @@ class Pipeline(Construct):
                 ),
             ),
         ]
+
+
+def _code(spec: FunctionSpec) -> lambda_.Code:
+    """The function's bundle, hashed by what it was built from rather than file by file."""
+    bundle = build_bundle(spec)
+    return lambda_.Code.from_asset(
+        str(bundle), asset_hash=bundle_fingerprint(bundle), asset_hash_type=AssetHashType.CUSTOM
+    )
 
 
 def _allow(actions: list[str], *resources: str) -> iam.PolicyStatement:
