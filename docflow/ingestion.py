@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from docflow.records import RecordStore
-from docflow.service import workflow_input
 from docflow.workflows import Workflows
 
 Ingested = Literal["started", "repeated", "unknown"]
@@ -49,7 +48,7 @@ def ingest(records: RecordStore, workflows: Workflows, upload: Upload, now: str)
     first = records.start_processing(record.document_id, run, now)
     # Started even when the record says this run began: an earlier delivery may have
     # marked it and then failed before starting it. The name makes a repeat a no-op.
-    workflows.start_document(run, workflow_input(record))
+    workflows.start_document(run, record.workflow_input())
     return "started" if first else "repeated"
 
 

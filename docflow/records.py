@@ -74,6 +74,10 @@ class DocumentRecord:
     # TTL and the cleanup job; S3's lifecycle rules expire the files too).
     expires_at: int | None = None
 
+    def workflow_input(self) -> dict[str, str]:
+        """What the document workflow starts from: references only."""
+        return {"document_id": self.document_id, "key": self.key, "filename": self.filename}
+
 
 @dataclass
 class BatchRecord:

@@ -159,7 +159,7 @@ class DocflowService:
         run = f"{document_id}-run-{self.new_id()[:12]}"
         self.records.start_processing(document_id, run, _timestamp(self.clock()))
         try:
-            self.workflows.start_document(run, workflow_input(record))
+            self.workflows.start_document(run, record.workflow_input())
         except Exception:
             # Not started (throttled, say): the document is as it was, so the caller can retry.
             self.records.abandon_run(document_id, run, record.status, _timestamp(self.clock()))
@@ -181,7 +181,7 @@ class DocflowService:
             raise Conflict(f"Not uploaded yet: {_some(pending)}.")
         batch_id = self.new_id()
         manifest_key = keys.manifest_key(batch_id)
-        self.store.put_json(manifest_key, [workflow_input(found[i]) for i in unique])
+        self.store.put_json(manifest_key, [found[i].workflow_input() for i in unique])
         now = _timestamp(self.clock())
         self.records.create_batch(
             BatchRecord(
@@ -295,11 +295,6 @@ class DocflowService:
                 else None
             ),
         }
-
-
-def workflow_input(record: DocumentRecord) -> dict[str, str]:
-    """What the document workflow starts from: references only."""
-    return {"document_id": record.document_id, "key": record.key, "filename": record.filename}
 
 
 # The fields of an outcome a document's view shows: those the API's Results model declares.

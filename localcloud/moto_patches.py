@@ -41,24 +41,58 @@ it patches.
 7. moto's server finds the backend for a request's host by listing its own package folder
    (`backends.list_of_moto_modules`, a directory scan) inside the one lock every request
    takes. A host always maps to the same backend, so the answer is remembered.
+
+8. The interpreter's AWS Batch integration imports `moto.batch.utils` for one enum, and
+   with it `moto.batch`, whose models import moto's EC2 models, which load EC2's 4 MB
+   service model and every region's endpoints: 1.5 s of every local cloud's start, for a
+   service no docflow definition calls. Here `moto.batch.utils` is imported alone, without
+   its package's `__init__`, while the interpreter is imported; `moto.batch` itself imports
+   as before afterwards. Unlike the others this one acts at import, so it has no uninstall.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 import threading
+import types
+from pathlib import Path
 from typing import Any, Callable
 
 from moto.core import responses as moto_responses
 from moto.core.models import botocore_stubber
 from moto.moto_server import werkzeug_app
-from moto.stepfunctions.parser.asl.parse import asl_parser  # also imports every state's module
-from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+
+
+# -- 8. the interpreter imported without moto's EC2 -----------------------------------------
+
+
+def _import_interpreter() -> Any:
+    """Imports moto's ASL parser (and with it every state's module) with `moto.batch` as a
+    bare package while it loads, so that `moto.batch.utils` loads without `moto.batch`'s
+    models; the real package is imported as usual by anyone who asks for it later."""
+    if "moto.batch" in sys.modules:  # already imported for real: nothing to save
+        return importlib.import_module("moto.stepfunctions.parser.asl.parse.asl_parser")
+    import moto
+
+    bare = types.ModuleType("moto.batch")
+    bare.__path__ = [str(Path(moto.__file__).parent / "batch")]
+    sys.modules["moto.batch"] = bare
+    try:
+        return importlib.import_module("moto.stepfunctions.parser.asl.parse.asl_parser")
+    finally:
+        del sys.modules["moto.batch"]
+        if getattr(moto, "batch", None) is bare:
+            del moto.batch
+
+
+asl_parser = _import_interpreter()  # also imports every state's module, so the rest below
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (  # noqa: E402
     state_task_service_sfn as sfn_service,
 )
-from moto.stepfunctions.parser.asl.utils import boto_client
-from moto.stepfunctions.parser.backend import execution as execution_module
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor  # noqa: E402
+from moto.stepfunctions.parser.asl.utils import boto_client  # noqa: E402
+from moto.stepfunctions.parser.backend import execution as execution_module  # noqa: E402
 
 # How long a .sync resolver waits for the child's end before it describes it anyway: a
 # guard against a missed signal, not the usual path.

@@ -100,3 +100,24 @@ def test_the_command_is_installed_and_explains_itself():
     assert docflow, "the docflow command is not installed in the environment"
     help_text = subprocess.run([docflow, "run", "--help"], capture_output=True, text=True, check=True).stdout
     assert "--out DIR" in help_text and "default: ./docflow-out" in help_text
+
+
+def test_the_docflow_command_ends_with_its_output_whole(tmp_path):
+    """The installed command leaves without Python's teardown (docflow_cli.main.entry):
+    piped output still arrives whole, and the exit code is the run's."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy2(EXAMPLES / "logo.png", folder / "logo.png")
+    completed = subprocess.run(
+        [str(Path(sys.executable).parent / "docflow"), "run", str(folder), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "logo.png  succeeded" in completed.stdout
+    assert completed.stdout.rstrip().splitlines()[-1].startswith("report: ")
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["summary"]["succeeded"] == 1
+    missing = subprocess.run(
+        [str(Path(sys.executable).parent / "docflow"), "run", str(tmp_path / "nowhere")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert missing.returncode == 2 and "no such file or folder" in missing.stderr

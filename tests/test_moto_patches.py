@@ -150,3 +150,29 @@ def test_patches_make_a_batch_of_child_executions_quick(tmp_path):
         ended = cloud.wait_for_execution(arn, timeout=60, interval=0.02)
         assert ended["status"] == "SUCCEEDED", ended
         assert time.monotonic() - started < 10 * 0.5
+
+
+def test_8_moto_still_imports_ec2_for_the_interpreters_batch_integration():
+    """In a fresh interpreter: moto's own import of its Batch integration loads moto.ec2,
+    and moto_patches' import of the interpreter does not, yet leaves moto.batch whole.
+    When the first check fails, moto no longer drags EC2 in: delete patch 8."""
+    batch_integration = "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_batch"
+    unpatched = _fresh_python(f"import sys, {batch_integration}; print('moto.ec2' in sys.modules)")
+    assert unpatched == "True", "moto's Batch integration no longer imports EC2: drop patch 8"
+    patched = _fresh_python(
+        "import sys, localcloud.moto_patches; print('moto.ec2' in sys.modules);"
+        "from moto.batch import batch_backends; print('moto.ec2' in sys.modules)"
+    )
+    assert patched == "False\nTrue", "the interpreter loaded EC2, or moto.batch is not whole afterwards"
+
+
+def _fresh_python(code: str) -> str:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent.parent
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return completed.stdout.strip()
