@@ -48,10 +48,17 @@ it patches.
    service no docflow definition calls. Here `moto.batch.utils` is imported alone, without
    its package's `__init__`, while the interpreter is imported; `moto.batch` itself imports
    as before afterwards. Unlike the others this one acts at import, so it has no uninstall.
+
+9. A JSONPath is parsed once. moto's interpreter hands every path it evaluates (each
+   InputPath, Parameters field, ItemSelector field, ResultPath, Choice variable) to
+   jsonpath_ng's `parse`, which builds a new parser, yacc tables and all, every time: a
+   sixth of the interpreter's time in a batch. A parsed path is a read-only tree, so each
+   is kept per path string.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 import threading
@@ -90,8 +97,9 @@ asl_parser = _import_interpreter()  # also imports every state's module, so the 
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (  # noqa: E402
     state_task_service_sfn as sfn_service,
 )
+from moto.stepfunctions.parser.asl.component.common.path import result_path  # noqa: E402
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor  # noqa: E402
-from moto.stepfunctions.parser.asl.utils import boto_client  # noqa: E402
+from moto.stepfunctions.parser.asl.utils import boto_client, json_path  # noqa: E402
 from moto.stepfunctions.parser.backend import execution as execution_module  # noqa: E402
 
 # How long a .sync resolver waits for the child's end before it describes it anyway: a
@@ -110,6 +118,8 @@ _original: dict[str, Callable[..., Any]] = {
     "get_backend_for_host": _Dispatcher.get_backend_for_host,
     "parse": asl_parser.AmazonStateLanguageParser.parse,
     "method_names_from_class": moto_responses.method_names_from_class,
+    "json_path_parse": json_path.parse,  # jsonpath_ng.ext's
+    "result_path_parse": result_path.parse,  # jsonpath_ng's
 }
 
 
@@ -242,6 +252,13 @@ def _get_backend_for_host(self, host: str | None) -> Any:
     return _backends_by_host[host]
 
 
+# -- 9. a JSONPath parsed once -------------------------------------------------------------------
+
+_JSONPATHS_KEPT = 4096  # paths per parser; a definition has tens
+_json_path_parse = functools.lru_cache(maxsize=_JSONPATHS_KEPT)(_original["json_path_parse"])
+_result_path_parse = functools.lru_cache(maxsize=_JSONPATHS_KEPT)(_original["result_path_parse"])
+
+
 # -- install / uninstall ------------------------------------------------------------------------
 
 
@@ -259,6 +276,8 @@ def install() -> None:
     _Dispatcher.get_backend_for_host = _get_backend_for_host
     asl_parser.AmazonStateLanguageParser.parse = staticmethod(_parse)
     moto_responses.method_names_from_class = _method_names_from_class
+    json_path.parse = _json_path_parse
+    result_path.parse = _result_path_parse
     for module in _modules_using_boto_client_for():
         module.boto_client_for = _shared_boto_client_for
 
@@ -272,6 +291,8 @@ def uninstall() -> None:
     _Dispatcher.get_backend_for_host = _original["get_backend_for_host"]
     asl_parser.AmazonStateLanguageParser.parse = staticmethod(_original["parse"])
     moto_responses.method_names_from_class = _original["method_names_from_class"]
+    json_path.parse = _original["json_path_parse"]
+    result_path.parse = _original["result_path_parse"]
     for module in _modules_using_boto_client_for():
         module.boto_client_for = _original["boto_client_for"]
     with _clients_lock:

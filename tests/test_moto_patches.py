@@ -176,3 +176,24 @@ def _fresh_python(code: str) -> str:
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     return completed.stdout.strip()
+
+
+def test_9_jsonpath_ng_still_builds_a_parser_for_every_path():
+    """Unpatched, moto parses each JSONPath anew; patched, one parse serves every use.
+    When the first check fails, jsonpath_ng or moto caches parses itself: drop patch 9."""
+    from jsonpath_ng import parse as plain_parse
+    from jsonpath_ng.ext import parse as extended_parse
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    assert extended_parse("$.detection.kind") is not extended_parse("$.detection.kind"), "jsonpath_ng caches: drop patch 9"
+    assert plain_parse("$.detection") is not plain_parse("$.detection")
+    moto_patches.install()
+    try:
+        assert json_path.parse("$.detection.kind") is json_path.parse("$.detection.kind")
+        assert result_path.parse("$.detection") is result_path.parse("$.detection")
+        assert json_path.extract_json("$.detection.kind", {"detection": {"kind": "pdf"}}) == "pdf"
+        assert json_path.extract_json("$.detection.kind", {"detection": {"kind": "image"}}) == "image"
+    finally:
+        moto_patches.uninstall()
+    assert json_path.parse is extended_parse and result_path.parse is plain_parse
