@@ -75,3 +75,36 @@ def state_machines(aws) -> dict[str, str]:
         name: sfn.create_state_machine(name=f"docflow-{name}", definition=definition, roleArn=role)["stateMachineArn"]
         for name in ("document", "batch")
     }
+
+
+# -- longest modules first --------------------------------------------------------------------
+# `make test` spreads whole modules over one worker per core (--dist loadscope). Handed out in
+# file order, a long module late in the list leaves one worker busy while the other idles, so
+# modules are ordered by how long each took in the last whole run (kept in pytest's cache),
+# longest first. A run with no record keeps file order; tests within a module keep theirs.
+
+_MODULE_SECONDS = "docflow/module-seconds"
+_WHOLE_RUN = 100  # tests: a run of fewer (one module, -k) does not set the order
+_measured: dict[str, float] = {}  # seconds by module, this run
+
+
+def _module(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def pytest_collection_modifyitems(config, items):
+    seconds = config.cache.get(_MODULE_SECONDS, {}) if config.cache is not None else {}
+    if seconds:
+        items.sort(key=lambda item: -seconds.get(_module(item.nodeid), 0.0))
+
+
+def pytest_runtest_logreport(report):
+    # The controller of an xdist run sees every worker's reports here.
+    _measured[_module(report.nodeid)] = _measured.get(_module(report.nodeid), 0.0) + report.duration
+
+
+def pytest_sessionfinish(session, exitstatus):
+    config = session.config
+    if hasattr(config, "workerinput") or config.cache is None or session.testscollected < _WHOLE_RUN:
+        return
+    config.cache.set(_MODULE_SECONDS, {module: round(total, 2) for module, total in _measured.items()})
