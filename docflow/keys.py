@@ -24,7 +24,15 @@ def safe_filename(filename: str) -> str:
 
 
 def upload_key(document_id: str, filename: str) -> str:
+    """A file a client uploads through the API: its arrival starts the document's processing."""
     return f"uploads/{document_id}/{safe_filename(filename)}"
+
+
+def input_key(document_id: str, filename: str) -> str:
+    """A file of a batch submitted straight to S3 and Step Functions (`docflow run`), which
+    starts its own processing. Not under uploads/: the upload rule would send each file
+    through SQS and ingest only to be looked up and ignored, having no record."""
+    return f"inputs/{document_id}/{safe_filename(filename)}"
 
 
 def text_key(document_id: str) -> str:

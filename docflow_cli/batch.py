@@ -50,7 +50,7 @@ def submit_batch(s3: Any, sfn: Any, bucket: str, state_machine_arn: str, files: 
 
     def upload(item: InputFile) -> dict[str, str]:
         document_id = new_id()
-        key = keys.upload_key(document_id, item.name)
+        key = keys.input_key(document_id, item.name)
         content_type = mimetypes.guess_type(item.name)[0] or "application/octet-stream"
         # The pool uploads several files at once; each file's own parts need no more threads.
         s3.upload_file(str(item.path), bucket, key, ExtraArgs={"ContentType": content_type}, Config=_SERIAL)

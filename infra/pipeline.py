@@ -99,13 +99,15 @@ class Pipeline(Construct):
     def _grant_functions(self) -> None:
         bucket, table = self.storage.bucket, self.storage.table
         objects = bucket.arn_for_objects
+        sources = (objects("uploads/*"), objects("inputs/*"))
         index = f"{table.table_arn}/index/*"
         document_workflow, batch_workflow = self.state_machine_arns["document"], self.state_machine_arns["batch"]
         batch_executions = _executions_of(self, self.state_machine_names["batch"])
         grants: dict[str, list[iam.PolicyStatement]] = {
-            "detect": [_allow(["s3:GetObject"], objects("uploads/*"))],
-            "extract": [_allow(["s3:GetObject"], objects("uploads/*")), _allow(["s3:PutObject"], objects("documents/*"))],
-            "thumbnail": [_allow(["s3:GetObject"], objects("uploads/*")), _allow(["s3:PutObject"], objects("documents/*"))],
+            # A document is an API upload (uploads/) or a file of a batch sent straight in (inputs/).
+            "detect": [_allow(["s3:GetObject"], *sources)],
+            "extract": [_allow(["s3:GetObject"], *sources), _allow(["s3:PutObject"], objects("documents/*"))],
+            "thumbnail": [_allow(["s3:GetObject"], *sources), _allow(["s3:PutObject"], objects("documents/*"))],
             "analyze": [_allow(["s3:GetObject"], objects("documents/*"))],
             "record": [
                 _allow(["s3:PutObject"], objects("documents/*")),

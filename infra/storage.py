@@ -12,7 +12,7 @@ from infra.nag import acknowledge
 from docflow.records import OWNER_INDEX, TABLE_SCHEMA, TTL_ATTRIBUTE
 
 # What each key prefix holds, all kept for the retention period (keys.py makes the keys).
-EXPIRING_PREFIXES = ("uploads/", "documents/", "batches/", "reports/")
+EXPIRING_PREFIXES = ("uploads/", "inputs/", "documents/", "batches/", "reports/")
 # Both buckets: encrypted, never public, TLS only, kept when the stack goes.
 PRIVATE = dict(
     encryption=s3.BucketEncryption.S3_MANAGED,

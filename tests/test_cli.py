@@ -46,6 +46,14 @@ def test_the_demo_completes_and_reports_every_file_once(demo_run):
     assert summary["succeeded"] + summary["failed"] + summary["skipped"] == len(given)
 
 
+def test_the_demo_starts_nothing_through_ingest(demo_run):
+    """Its files go in under inputs/, not uploads/: ingest is never invoked for them."""
+    _, out, _ = demo_run
+    logs = out / ".local-cloud" / "logs"
+    invoked = {json.loads(line)["function"] for line in (logs / "invocations.jsonl").read_text().splitlines()}
+    assert "ingest" not in invoked and {"detect", "record", "report"} <= invoked
+
+
 def test_the_demo_outcomes_are_the_right_ones(demo_run):
     _, out, report = demo_run
     by_name = {document["filename"]: document for document in report["documents"]}

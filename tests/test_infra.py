@@ -82,7 +82,7 @@ def test_the_documents_bucket_is_private_encrypted_logged_expiring_and_notifies_
         "LoggingConfiguration": {"DestinationBucketName": Match.any_value(), "LogFilePrefix": "documents/"},
         "LifecycleConfiguration": {"Rules": Match.array_with([
             Match.object_like({"Prefix": prefix, "ExpirationInDays": retention, "Status": "Enabled"})
-            for prefix in ("uploads/", "documents/", "batches/")
+            for prefix in ("uploads/", "inputs/", "documents/", "batches/")
         ])},
         "CorsConfiguration": {"CorsRules": [Match.object_like({"AllowedMethods": ["POST", "GET"]})]},
     })  # fmt: skip
@@ -261,7 +261,7 @@ def test_object_permissions_are_scoped_to_key_prefixes(template):
             if any(action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject") for action in _actions(statement)):
                 for resource in statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]:
                     suffix = resource["Fn::Join"][1][-1]
-                    assert suffix in ("/uploads/*", "/documents/*", "/batches/*", "/reports/*"), (name, suffix)
+                    assert suffix in ("/uploads/*", "/inputs/*", "/documents/*", "/batches/*", "/reports/*"), (name, suffix)
 
 
 # -- the API --------------------------------------------------------------------------------------------

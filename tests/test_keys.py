@@ -31,3 +31,13 @@ def test_a_long_name_is_cut_but_keeps_its_extension():
 
 def test_an_upload_stays_under_its_document():
     assert keys.upload_key("abc", "../../etc/passwd.pdf") == "uploads/abc/passwd.pdf"
+
+
+def test_a_file_of_a_batch_sent_straight_in_is_no_upload():
+    """docflow run's files start their own processing: the upload rule must not see them."""
+    from docflow.ingestion import upload_event_pattern
+
+    key = keys.input_key("abc", "../../etc/passwd.pdf")
+    assert key == "inputs/abc/passwd.pdf"
+    (rule,) = upload_event_pattern("bucket")["detail"]["object"]["key"]
+    assert keys.upload_key("abc", "x.pdf").startswith(rule["prefix"]) and not key.startswith(rule["prefix"])
