@@ -197,3 +197,68 @@ def test_9_jsonpath_ng_still_builds_a_parser_for_every_path():
     finally:
         moto_patches.uninstall()
     assert json_path.parse is extended_parse and result_path.parse is plain_parse
+
+
+def _records_table():
+    import boto3
+
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    dynamodb.create_table(
+        TableName="t", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+    )  # fmt: skip
+    dynamodb.put_item(TableName="t", Item={"pk": {"S": "batch"}, "sk": {"S": "counter"}, "done": {"N": "1"}})
+    return dynamodb
+
+
+def _transaction(dynamodb, document: str, expected_done: str):
+    """docflow's shape: mark a document once, and count it."""
+    from botocore.exceptions import ClientError
+
+    try:
+        dynamodb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": "t", "Item": {"pk": {"S": "batch"}, "sk": {"S": document}},
+                     "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Update": {"TableName": "t", "Key": {"pk": {"S": "batch"}, "sk": {"S": "counter"}},
+                        "UpdateExpression": "SET done = done + :one", "ConditionExpression": "done = :expected",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}, ":expected": {"N": expected_done}}}},
+        ])  # fmt: skip
+        return "written"
+    except ClientError as error:
+        return error.response["Error"]["Code"]
+
+
+def _items(dynamodb) -> dict[str, str | None]:
+    return {item["sk"]["S"]: item.get("done", {}).get("N") for item in dynamodb.scan(TableName="t")["Items"]}
+
+
+def test_10_moto_still_copies_whole_tables_for_a_transaction(aws):
+    """Unpatched, a failed transaction replaces the table with a deep copy made before it;
+    patched, the table stays and only the transaction's own items are put back. When the
+    first check fails, moto no longer copies tables: drop patch 10."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    backend = dynamodb_backends["123456789012"]["us-east-1"]
+    dynamodb = _records_table()
+    table = backend.tables["t"]
+    assert _transaction(dynamodb, "doc-1", expected_done="5") == "TransactionCanceledException"
+    assert backend.tables["t"] is not table, "moto kept the table through a failed transaction: drop patch 10"
+
+    moto_patches.install()
+    try:
+        table = backend.tables["t"]
+        # The Put succeeds before the Update's condition fails: both are undone.
+        assert _transaction(dynamodb, "doc-1", expected_done="5") == "TransactionCanceledException"
+        assert backend.tables["t"] is table
+        assert _items(dynamodb) == {"counter": "1"}
+        assert _transaction(dynamodb, "doc-1", expected_done="1") == "written"
+        assert _items(dynamodb) == {"counter": "2", "doc-1": None}
+        # Counted once: the same document again fails on its mark and changes nothing.
+        assert _transaction(dynamodb, "doc-1", expected_done="2") == "TransactionCanceledException"
+        assert _items(dynamodb) == {"counter": "2", "doc-1": None}
+        import copy
+
+        assert copy.deepcopy(table) is not table  # outside a transaction a table still copies
+    finally:
+        moto_patches.uninstall()
