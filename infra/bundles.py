@@ -35,7 +35,6 @@ PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
 COMPLETE = ".complete"  # marks a finished install
 FINGERPRINT = ".fingerprint"  # what a bundle was built from
-_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "requirements.txt")
 
 
 def runtime_python(spec: FunctionSpec) -> str:
@@ -60,8 +59,8 @@ def build_bundle(
     if bundle.exists():
         shutil.rmtree(bundle)
     shutil.copytree(dependencies, bundle)
-    shutil.copytree(LIBRARY, bundle / "docflow", ignore=_IGNORED)
-    shutil.copytree(spec.code_dir, bundle, ignore=_IGNORED, dirs_exist_ok=True)
+    shutil.copytree(LIBRARY, bundle / "docflow", ignore=_left_out)
+    shutil.copytree(spec.code_dir, bundle, ignore=_left_out, dirs_exist_ok=True)
     (bundle / FINGERPRINT).write_text(fingerprint)
     return bundle
 
@@ -84,7 +83,14 @@ def _fingerprint(dependencies: Path, *sources: Path) -> str:
 
 
 def _ignored(path: Path) -> bool:
+    """What a bundle leaves out of the sources: compiled files, and the requirements (their
+    packages are in it)."""
     return "__pycache__" in path.parts or path.suffix == ".pyc" or path.name == "requirements.txt"
+
+
+def _left_out(folder: str, names: list[str]) -> list[str]:
+    """_ignored, as shutil.copytree asks it."""
+    return [name for name in names if _ignored(Path(folder, name))]
 
 
 def _dependencies(spec: FunctionSpec, architecture: str, python: str) -> Path:

@@ -77,9 +77,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from moto.core import responses as moto_responses
+from moto.core.models import botocore_stubber
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
-from moto.core.models import botocore_stubber
 from moto.moto_server import werkzeug_app
 
 
