@@ -262,3 +262,41 @@ def test_10_moto_still_copies_whole_tables_for_a_transaction(aws):
         assert copy.deepcopy(table) is not table  # outside a transaction a table still copies
     finally:
         moto_patches.uninstall()
+
+
+def test_11_moto_dynamodb_still_writes_without_a_lock():
+    """moto's DynamoDB answers requests from many threads with no lock of its own. When this
+    fails, moto locks its writes: drop patch 11."""
+    import inspect
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in moto_patches._DYNAMODB_WRITES:
+        source = inspect.getsource(moto_patches._original[f"dynamodb_{name}"])
+        assert "lock" not in source.lower(), f"moto's DynamoDB {name} takes a lock now: drop patch 11"
+    assert not any("lock" in name.lower() for name in vars(DynamoDBBackend)), "moto's DynamoDB has a lock now"
+
+
+def test_11_a_batch_counted_from_many_threads_counts_each_document_once(tmp_path):
+    """docflow's batch progress, counted over HTTP from 8 threads at once as the record
+    step's invocations do, with a quarter of the documents counted twice (retried steps)."""
+    import uuid
+    from concurrent.futures import ThreadPoolExecutor
+
+    import boto3
+
+    from docflow.records import DynamoRecordStore, batch_pk
+
+    with LocalCloud(tmp_path) as cloud:
+        client = boto3.client("dynamodb", endpoint_url=cloud.endpoint_url, region_name="us-east-1",
+                              aws_access_key_id="local", aws_secret_access_key="local")  # fmt: skip
+        store = DynamoRecordStore(cloud.table, client)
+        for _ in range(2):
+            batch_id = uuid.uuid4().hex
+            client.put_item(TableName=cloud.table, Item={**batch_pk(batch_id), "done": {"N": "0"}, "failed": {"N": "0"}})
+            documents = [uuid.uuid4().hex for _ in range(400)]
+            with ThreadPoolExecutor(8) as pool:
+                counted = list(pool.map(lambda d: store.count_in_batch(batch_id, d, False, "now"), documents + documents[:100]))
+            assert counted.count(True) == 400
+            item = client.get_item(TableName=cloud.table, Key=batch_pk(batch_id), ConsistentRead=True)["Item"]
+            assert item["done"]["N"] == "400"
