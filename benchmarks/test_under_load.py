@@ -15,7 +15,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DOCFLOW = Path(sys.executable).parent / "docflow"
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from benchmarks.speed import docflow_command  # noqa: E402
 RUNS_AT_ONCE = 2
 INVENTED = {"timeout", "service_unavailable", "internal_error"}
 
@@ -30,7 +33,7 @@ def _outcomes(out: Path) -> dict[str, tuple[str, str | None]]:
 
 def _start(out: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [str(DOCFLOW), "run", str(REPO / "examples"), "--out", str(out)],
+        [*docflow_command(), "run", str(REPO / "examples"), "--out", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
 

@@ -16,6 +16,7 @@ from samples import displayed_size
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
+DOCFLOW = Path(sys.executable).parent / "docflow"  # the installed command
 REPORT_FIELDS = {
     "filename", "status", "mime_type", "kind", "size_bytes", "page_count", "word_count",
     "keywords", "sentiment", "thumbnail", "text", "error",
@@ -104,7 +105,7 @@ def test_an_empty_folder_is_a_usage_error(tmp_path, capsys):
 
 
 def test_the_command_is_installed_and_explains_itself():
-    docflow = shutil.which("docflow", path=str(Path(sys.executable).parent))
+    docflow = shutil.which(DOCFLOW.name, path=str(DOCFLOW.parent))
     assert docflow, "the docflow command is not installed in the environment"
     help_text = subprocess.run([docflow, "run", "--help"], capture_output=True, text=True, check=True).stdout
     assert "--out DIR" in help_text and "default: ./docflow-out" in help_text
@@ -117,7 +118,7 @@ def test_the_docflow_command_ends_with_its_output_whole(tmp_path):
     folder.mkdir()
     shutil.copy2(EXAMPLES / "logo.png", folder / "logo.png")
     completed = subprocess.run(
-        [str(Path(sys.executable).parent / "docflow"), "run", str(folder), "--out", str(tmp_path / "out")],
+        [str(DOCFLOW), "run", str(folder), "--out", str(tmp_path / "out")],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-2000:]
@@ -125,7 +126,7 @@ def test_the_docflow_command_ends_with_its_output_whole(tmp_path):
     assert completed.stdout.rstrip().splitlines()[-1].startswith("report: ")
     assert json.loads((tmp_path / "out" / "report.json").read_text())["summary"]["succeeded"] == 1
     missing = subprocess.run(
-        [str(Path(sys.executable).parent / "docflow"), "run", str(tmp_path / "nowhere")],
+        [str(DOCFLOW), "run", str(tmp_path / "nowhere")],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert missing.returncode == 2 and "no such file or folder" in missing.stderr
