@@ -10,9 +10,11 @@ deployed stack would be billed (us-east-1, arm64, free tiers left out, first vol
   (localcloud/metering.py); deployment and control-plane operations are left out;
 - .local-cloud/logs/<function>.log: the functions' own log lines, for CloudWatch Logs.
 
-The document workflow is priced twice, side by side: as deployed (Standard, per state
-transition) and as an Express workflow (per execution and GB-second); the batch workflow
-stays Standard in both. Everything else is the same on both sides.
+The document workflow is priced twice, side by side: as a Standard workflow (per state
+transition) and as deployed, Express (per execution and GB-second; functions/catalog.toml
+says which). The batch workflow is priced as deployed in both: Standard, with one state
+transition for each child execution its distributed Map starts, and those children as
+Express executions when they are. Everything else is the same on both sides.
 
 Reading the run (`read_run`) is the only I/O besides the definitions and the catalog;
 `price` is a pure function of what was read."""
@@ -63,6 +65,10 @@ EXPRESS_BILLING_MS = 100  # Express duration is rounded up to the next 100 ms, p
 # payload. The document workflow's definition is ~7 KB and its state carries S3 keys and
 # small results, never content (see its Comment), so it is taken to use the first chunk.
 EXPRESS_BILLED_MEMORY_MB = 64
+# An inline Map runs up to 40 iterations at once: an Express child of the batch's Map runs
+# its documents side by side, so it lasts about its documents' time over 40 (at least the
+# longest document's), and bills that.
+INLINE_MAP_CONCURRENCY = 40
 # docflow reads its records with ConsistentRead=True (docflow/records.py): 1 RRU per read of
 # an item under 4 KB, not the 0.5 of an eventually consistent read.
 DYNAMODB_GET_ITEM_RRU = 1.0
@@ -253,6 +259,28 @@ def map_item_processors(machine: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 @dataclass(frozen=True)
+class MapChildren:
+    """How the batch workflow's distributed Map runs its documents: AWS bills one Standard
+    state transition for each child execution it starts; an Express child bills nothing
+    more per state, a Standard one each state it enters."""
+
+    items_per_child: int  # ItemBatcher's MaxItemsPerBatch; 1 without an ItemBatcher
+    express: bool
+    states: list[str]  # the states a child enters (transitions when it is Standard)
+
+
+def map_children(definitions: Mapping[str, Mapping[str, Any]] | None = None) -> MapChildren:
+    batch = (definitions or load_definitions())["batch"]
+    (state,) = (state for state in batch["States"].values() if state.get("Type") == "Map")
+    processor = state.get("ItemProcessor") or state["Iterator"]
+    return MapChildren(
+        items_per_child=int(state.get("ItemBatcher", {}).get("MaxItemsPerBatch", 1)),
+        express=processor.get("ProcessorConfig", {}).get("ExecutionType") == "EXPRESS",
+        states=walk(processor),
+    )
+
+
+@dataclass(frozen=True)
 class Outcome:
     """One document's outcome as report.json gives it; what the walker needs to know which
     route the document workflow took."""
@@ -287,23 +315,20 @@ def document_route(outcome: Outcome, definitions: Mapping[str, Mapping[str, Any]
     return walk(machine, results=results, fails_at=outcome.failing_function())
 
 
-def item_route(definitions: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
-    """The states the batch workflow's Map child enters for each document (ProcessDocument,
-    DocumentDone): its Catch leads to the same end, so failures cost the same."""
-    batch = (definitions or load_definitions())["batch"]
-    return [state for processor in map_item_processors(batch) for state in walk(processor)]
-
-
 def batch_route(definitions: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
     """The states the batch workflow itself enters once per batch (the Map, WriteReport)."""
     return walk((definitions or load_definitions())["batch"])
 
 
 def transitions(outcome: Outcome, definitions: Mapping[str, Mapping[str, Any]] | None = None) -> int:
-    """Standard state transitions one document costs in a batch, retries aside: its document
-    workflow's route plus its Map child's."""
-    definitions = definitions or load_definitions()
-    return len(document_route(outcome, definitions)) + len(item_route(definitions))
+    """The state transitions of a document's route, retries aside: what a Standard document
+    workflow would bill for it."""
+    return len(document_route(outcome, definitions))
+
+
+def child_executions(documents: int, batches: int, children: MapChildren) -> int:
+    """The child executions the batches' Maps start, the documents spread evenly."""
+    return batches * math.ceil(documents / batches / children.items_per_child) if batches else 0
 
 
 def _functions_on(machine: Mapping[str, Any], states: Iterable[str]) -> list[str]:
@@ -454,7 +479,8 @@ def price(
         Outcome(o.kind, o.status, o.failing_function()) for o in run.outcomes
     )
     routes_states = {outcome: document_route(outcome, definitions) for outcome in by_route}
-    per_item = item_route(definitions)
+    children = map_children(definitions)
+    child_starts = child_executions(documents, run.batches, children)
     per_batch = batch_route(definitions)
     expected: Counter[str] = Counter()
     for outcome, number in by_route.items():
@@ -470,9 +496,12 @@ def price(
     document_retries = sum(n for name, n in retries.items() if name in document_functions)
     batch_retries = sum(n for name, n in retries.items() if name in batch_functions - document_functions)
     document_transitions = sum(len(routes_states[o]) * n for o, n in by_route.items())
-    batch_transitions = documents * len(per_item) + run.batches * len(per_batch)
+    # The batch as deployed, on both sides: its own states, one transition per child started,
+    # and a Standard child's states.
+    child_transitions = child_starts * (1 if children.express else 1 + len(children.states))
+    batch_transitions = child_transitions + run.batches * len(per_batch)
     standard_transitions = document_transitions + document_retries + batch_transitions + batch_retries
-    express_standard_transitions = batch_transitions + batch_retries  # the batch workflow stays Standard
+    express_standard_transitions = batch_transitions + batch_retries
 
     # Express duration: invocations carry no document id, so each function's total time
     # (duration + init) is divided by the documents whose route runs it (its retries
@@ -494,21 +523,36 @@ def price(
         express_gb_seconds += number * (EXPRESS_BILLED_MEMORY_MB / 1024) * (billed / 1000)
         routes.append(
             RouteCount(outcome.kind, outcome.status, outcome.failed_function, number, states,
-                       len(states) + len(per_item), round(ms, 1), billed)
+                       len(states), round(ms, 1), billed)
         )  # fmt: skip
+    # The batch's Express children, each lasting its documents' time over an inline Map's
+    # concurrency, and at least its longest document's.
+    child_gb_seconds = 0.0
+    if children.express and child_starts:
+        document_ms = sum(route.express_ms * route.documents for route in routes)
+        longest = max(route.express_ms for route in routes)
+        child_ms = max(longest, document_ms / child_starts / INLINE_MAP_CONCURRENCY)
+        child_billed = max(EXPRESS_BILLING_MS, math.ceil(child_ms / EXPRESS_BILLING_MS) * EXPRESS_BILLING_MS)
+        child_gb_seconds = child_starts * (EXPRESS_BILLED_MEMORY_MB / 1024) * (child_billed / 1000)
+    batch_children = (
+        (child_starts * SFN_EXPRESS_REQUEST + child_gb_seconds * SFN_EXPRESS_GB_SECOND) if children.express else 0.0
+    )
     counts.update(
         standard_transitions=standard_transitions,
         document_workflow_transitions=document_transitions,
         batch_workflow_transitions=batch_transitions,
         retry_transitions=document_retries + batch_retries,
+        batch_child_executions=child_starts,
         express_executions=documents,
         express_gb_seconds=round(express_gb_seconds, 6),
+        batch_child_gb_seconds=round(child_gb_seconds, 6),
     )
-    sfn_standard = standard_transitions * SFN_STANDARD_TRANSITION
+    sfn_standard = standard_transitions * SFN_STANDARD_TRANSITION + batch_children
     sfn_express = (
         documents * SFN_EXPRESS_REQUEST
         + express_gb_seconds * SFN_EXPRESS_GB_SECOND
         + express_standard_transitions * SFN_STANDARD_TRANSITION
+        + batch_children
     )
 
     # Lambda: every invocation, billed per ms with its init, at its memory and architecture.
@@ -605,8 +649,9 @@ def price(
             sfn_standard * scale,
             sfn_express * scale,
             f"Standard: {per(standard_transitions)} transitions | Express: {per(documents)} executions, "
-            f"{express_gb_seconds * scale:,.2f} GB-s at {EXPRESS_BILLED_MEMORY_MB} MB, "
-            f"+ {per(express_standard_transitions)} batch transitions",
+            f"{express_gb_seconds * scale:,.2f} GB-s at {EXPRESS_BILLED_MEMORY_MB} MB | both: the batch's "
+            f"{per(express_standard_transitions)} transitions"
+            + (f" and {per(child_starts)} Express children" if children.express else ""),
         ),
         ServiceCost(
             "Lambda (arm64)",
@@ -634,8 +679,9 @@ def price(
         f"as many as the local run had ({counts['lambda_cold_starts']:.0f} of {lambda_requests} invocations).",
         "Express duration: each function's total time divided by the documents that ran it, summed along each "
         "route; Step Functions' own time between states is not measured.",
-        f"The batch workflow stays Standard on both sides: its Map child costs {len(per_item)} transitions a document "
-        f"({len(per_item) * SFN_STANDARD_TRANSITION * PER_DOCUMENTS:.4f} per 1,000 documents).",
+        f"The batch workflow is as deployed on both sides: its Map starts a child per {children.items_per_child} "
+        f"document(s), a Standard transition each ({child_starts} here), "
+        + ("each an Express execution." if children.express else f"each entering {len(children.states)} states."),
         "Not priced: Step Functions' execution logs (level ALL) and Lambda's platform log lines, X-Ray traces, "
         "EMF custom metrics (a fixed monthly cost), storage and data transfer.",
     ]
@@ -680,7 +726,7 @@ def format_costs(report: CostReport) -> str:
         f"{f'target <= {report.target:.2f}':<22} {verdict(report.standard_total):>10} {verdict(report.express_total):>10}"
     )
     lines.append("")
-    lines.append("routes (document workflow; transitions include the batch Map's child):")
+    lines.append("routes (document workflow; transitions as a Standard workflow would bill them):")
     for route in report.routes:
         failed = f", failed at {route.failed_function}" if route.failed_function else ""
         lines.append(

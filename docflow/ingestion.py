@@ -1,9 +1,12 @@
 """ingest: an upload landed in S3; start its document workflow, once.
 
 S3 and EventBridge deliver at least once, and SQS redelivers what a failed invocation did
-not finish, so the same upload can arrive several times. The execution is named after the
-upload's identity (key, ETag, version): Step Functions refuses a second execution of a
-name, so every delivery after the first starts nothing."""
+not finish, so the same upload can arrive several times. Its run is named after the
+upload's identity (key, ETag, version) and noted on the document's record, and so is its
+start: a delivery after the one that started the run starts nothing. (The document
+workflow is Express, which does not refuse a repeated execution name as Standard does.)
+Two deliveries at the same moment may both start it; every step is idempotent and the
+document is counted once, so that costs a second run and changes nothing."""
 
 from __future__ import annotations
 
@@ -46,9 +49,12 @@ def ingest(records: RecordStore, workflows: Workflows, upload: Upload, now: str)
         return "unknown"
     run = upload.execution_name()
     first = records.start_processing(record.document_id, run, now)
-    # Started even when the record says this run began: an earlier delivery may have
-    # marked it and then failed before starting it. The name makes a repeat a no-op.
+    if not first and record.run_id == run and record.run_started:
+        return "repeated"
+    # Started again when the record says this run began but not that it started: an
+    # earlier delivery may have marked it and then failed before starting it.
     workflows.start_document(run, record.workflow_input())
+    records.mark_run_started(record.document_id, run)
     return "started" if first else "repeated"
 
 

@@ -70,13 +70,18 @@ class DocumentRecord:
     # The processing run last started: an upload's identity, or a re-run's name. A new
     # upload to the same key starts anew; the same upload's event delivered twice does not.
     run_id: str | None = None
+    # True once that run's workflow was started. Express workflows do not refuse a repeated
+    # name, so this, not the name, is what stops a redelivered event from starting it twice.
+    run_started: bool | None = None
     # Epoch seconds after which the record and the document's files are deleted (DynamoDB's
     # TTL and the cleanup job; S3's lifecycle rules expire the files too).
     expires_at: int | None = None
 
-    def workflow_input(self) -> dict[str, str]:
-        """What the document workflow starts from: references only."""
-        return {"document_id": self.document_id, "key": self.key, "filename": self.filename}
+    def workflow_input(self, batch_id: str | None = None) -> dict[str, str]:
+        """What the document workflow starts from: references only; with the batch it runs
+        in, if any, as a batch's manifest lists it."""
+        start = {"document_id": self.document_id, "key": self.key, "filename": self.filename}
+        return start if batch_id is None else {**start, "batch_id": batch_id}
 
 
 @dataclass
@@ -112,6 +117,9 @@ class RecordStore(Protocol):
     def start_processing(self, document_id: str, run_id: str, now: str) -> bool:
         """Marks the document `processing` for this run; False when this run was already
         started (a duplicated event) or the document has no record."""
+
+    def mark_run_started(self, document_id: str, run_id: str) -> None:
+        """Notes that this run's workflow was started (no-op when another run has begun since)."""
 
     def abandon_run(self, document_id: str, run_id: str, status: str, now: str) -> bool:
         """Puts back `status` when the run could not be started after all; False when the
@@ -263,7 +271,7 @@ class DynamoRecordStore:
             self.client.update_item(
                 TableName=self.table,
                 Key=document_pk(document_id),
-                UpdateExpression="SET #status = :processing, run_id = :run, updated_at = :now REMOVE #error",
+                UpdateExpression="SET #status = :processing, run_id = :run, updated_at = :now REMOVE #error, run_started",
                 ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(run_id) OR run_id <> :run)",
                 ExpressionAttributeNames={"#status": "status", "#error": "error"},
                 ExpressionAttributeValues={
@@ -275,6 +283,18 @@ class DynamoRecordStore:
             return True
         except self._errors.ConditionalCheckFailedException:
             return False
+
+    def mark_run_started(self, document_id: str, run_id: str) -> None:
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=document_pk(document_id),
+                UpdateExpression="SET run_started = :started",
+                ConditionExpression="run_id = :run",
+                ExpressionAttributeValues={":started": {"BOOL": True}, ":run": {"S": run_id}},
+            )
+        except self._errors.ConditionalCheckFailedException:
+            pass  # another run has begun: its own start marks it
 
     def abandon_run(self, document_id: str, run_id: str, status: str, now: str) -> bool:
         try:
@@ -420,6 +440,8 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
     for name, typed in item.items():
         if "N" in typed:
             plain[name] = int(typed["N"])
+        elif "BOOL" in typed:
+            plain[name] = typed["BOOL"]
         elif name in _JSON_FIELDS:
             plain[name] = json.loads(typed["S"])
         else:

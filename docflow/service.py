@@ -181,7 +181,7 @@ class DocflowService:
             raise Conflict(f"Not uploaded yet: {_some(pending)}.")
         batch_id = self.new_id()
         manifest_key = keys.manifest_key(batch_id)
-        self.store.put_json(manifest_key, [found[i].workflow_input() for i in unique])
+        self.store.put_json(manifest_key, [found[i].workflow_input(batch_id) for i in unique])
         now = _timestamp(self.clock())
         self.records.create_batch(
             BatchRecord(

@@ -1,7 +1,9 @@
 """Starting, watching and stopping the state machines, behind a small protocol.
 
-Executions are always named by the caller: a name is what makes a start idempotent (Step
-Functions refuses a second execution of the same name), and what finds it again."""
+Executions are always named by the caller. A Standard workflow's name (the batch's) is
+what makes its start idempotent (Step Functions refuses a second execution of the same
+name) and what finds it again; an Express workflow (the document's) takes a name for its
+logs only, and a caller that must start it once says so on the document's record."""
 
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ class Throttled(TransientError):
 class Workflows(Protocol):
     def start_document(self, name: str, document: dict[str, Any]) -> str:
         """Starts the document workflow on {document_id, key, filename}; returns the
-        execution's ARN. Starting a name that exists already starts nothing new."""
+        execution's ARN. Express: every start runs, whatever its name."""
 
     def start_batch(self, name: str, batch: dict[str, Any]) -> str: ...
 

@@ -54,7 +54,7 @@ def submit_batch(s3: Any, sfn: Any, bucket: str, state_machine_arn: str, files: 
         content_type = mimetypes.guess_type(item.name)[0] or "application/octet-stream"
         # The pool uploads several files at once; each file's own parts need no more threads.
         s3.upload_file(str(item.path), bucket, key, ExtraArgs={"ContentType": content_type}, Config=_SERIAL)
-        return {"document_id": document_id, "key": key, "filename": item.name}
+        return {"document_id": document_id, "key": key, "filename": item.name, "batch_id": batch.batch_id}
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         batch.documents = list(pool.map(upload, files))

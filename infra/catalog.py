@@ -109,3 +109,17 @@ def substitute(text: str, values: Mapping[str, str]) -> str:
 def state_machine_files() -> dict[str, Path]:
     """statemachine/<name>.asl.json by name: {"document": ..., "batch": ...}."""
     return {path.name.removesuffix(".asl.json"): path for path in sorted(STATEMACHINE_DIR.glob("*.asl.json"))}
+
+
+WORKFLOW_TYPES = ("STANDARD", "EXPRESS")
+
+
+def workflow_types(path: Path = CATALOG_PATH) -> dict[str, str]:
+    """Each state machine's type, STANDARD or EXPRESS, by name: the catalog's [workflows]."""
+    types = dict(tomllib.loads(path.read_text()).get("workflows", {}))
+    files = set(state_machine_files())
+    if set(types) != files or not set(types.values()) <= set(WORKFLOW_TYPES):
+        raise ValueError(
+            f"{path.name}'s [workflows] must give each of {sorted(files)} a type of {' or '.join(WORKFLOW_TYPES)}; it has {types}"
+        )
+    return types

@@ -20,7 +20,15 @@ from constructs import Construct
 from infra.nag import acknowledge, acknowledge_managed_policy, acknowledge_wildcards
 
 from infra.bundles import build_bundle, bundle_fingerprint
-from infra.catalog import FunctionSpec, load_catalog, placeholders, service_name, state_machine_files, substitute
+from infra.catalog import (
+    FunctionSpec,
+    load_catalog,
+    placeholders,
+    service_name,
+    state_machine_files,
+    substitute,
+    workflow_types,
+)
 from infra.storage import Storage
 
 ARCHITECTURES = {"arm64": lambda_.Architecture.ARM_64, "x86_64": lambda_.Architecture.X86_64}
@@ -49,6 +57,7 @@ class Pipeline(Construct):
             spec.name: replace(spec, architecture=architecture) if architecture else spec for spec in load_catalog()
         }
         self.state_machine_names = {name: f"{stack.stack_name}-{name}" for name in state_machine_files()}
+        self.workflow_types = workflow_types()
         self.state_machine_arns = {
             name: stack.format_arn(
                 service="states",
@@ -173,6 +182,7 @@ class Pipeline(Construct):
             state_machine_name=self.state_machine_names[name],
             definition_body=sfn.DefinitionBody.from_string(definition),
             definition_substitutions={key: values[key] for key in sorted(used)},
+            state_machine_type=sfn.StateMachineType[self.workflow_types[name]],
             tracing_enabled=True,
             logs=sfn.LogOptions(
                 destination=logs.LogGroup(
@@ -190,7 +200,7 @@ class Pipeline(Construct):
             machine.add_to_role_policy(statement)
         acknowledge_wildcards(
             machine, statements,
-            "Child executions and map runs are scoped to this stack's two workflows, manifests to batches/*.",
+            "Map runs and their child executions are scoped to the batch workflow's own, manifests to batches/*.",
         )  # fmt: skip
         acknowledge(
             machine, "AwsSolutions-IAM5[Resource::*]",
@@ -199,24 +209,14 @@ class Pipeline(Construct):
         return machine
 
     def _batch_statements(self) -> list[iam.PolicyStatement]:
-        """What a distributed Map that reads an S3 manifest and runs the document workflow
-        synchronously for each item needs (Step Functions' documented set)."""
-        stack = Stack.of(self)
+        """What a distributed Map needs that reads an S3 manifest and runs its Express
+        children, which run the document workflow synchronously (Step Functions' documented set)."""
         names = self.state_machine_names
         return [
             _allow(["s3:GetObject"], self.storage.bucket.arn_for_objects("batches/*")),
-            _allow(["states:StartExecution"], self.state_machine_arns["document"], self.state_machine_arns["batch"]),
-            _allow(
-                ["states:DescribeExecution", "states:StopExecution"],
-                _executions_of(self, names["document"]),
-                _executions_of(self, names["batch"]),
-            ),
-            _allow(
-                ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                stack.format_arn(
-                    service="events", resource="rule", resource_name="StepFunctionsGetEventsForStepFunctionsExecutionRule"
-                ),
-            ),
+            _allow(["states:StartExecution"], self.state_machine_arns["batch"]),
+            _allow(["states:DescribeExecution", "states:StopExecution"], _executions_of(self, names["batch"])),
+            _allow(["states:StartSyncExecution"], self.state_machine_arns["document"]),
         ]
 
 

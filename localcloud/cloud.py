@@ -19,10 +19,19 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from docflow.ingestion import upload_event_pattern
 from docflow.records import create_table
-from infra.catalog import FunctionSpec, deployed_name, load_catalog, service_name, state_machine_files, substitute
+from infra.catalog import (
+    FunctionSpec,
+    deployed_name,
+    load_catalog,
+    service_name,
+    state_machine_files,
+    substitute,
+    workflow_types,
+)
 from localcloud.event_sources import QueuePoller
 from localcloud.servers import SHUTDOWN_POLL_SECONDS, log_request_errors
 from localcloud.metering import RequestMeter
@@ -153,6 +162,8 @@ class LocalCloud:
                 region_name=REGION,
                 aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
                 aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                # One endpoint answers every operation, StartSyncExecution's "sync-" host too.
+                config=Config(inject_host_prefix=False),
             )
         return self._clients[key]
 
@@ -275,10 +286,11 @@ class LocalCloud:
     def _deploy_state_machines(self, role: str) -> None:
         sfn = self._client("stepfunctions", over_http=False)
         # The document workflow first: the batch workflow names it.
+        types = workflow_types()
         for name, path in sorted(state_machine_files().items(), key=lambda item: item[0] != "document"):
             definition = substitute(path.read_text(), self._resource_values())
             self.state_machines[name] = sfn.create_state_machine(
-                name=deployed_name(name), definition=definition, roleArn=role, type="STANDARD"
+                name=deployed_name(name), definition=definition, roleArn=role, type=types[name]
             )["stateMachineArn"]
 
     # -- invocations ----------------------------------------------------------------------

@@ -5,11 +5,14 @@ the local cloud; these change moto's behaviour while a LocalCloud runs, and
 tests/test_moto_patches.py that fails when moto no longer needs it or has moved the thing
 it patches.
 
-1. The Step Functions integration `states:startExecution.sync:2`: moto's port of the ASL
-   interpreter hands boto3 the ASL's parameter names as written, `StateMachineArn`, where
-   boto3 wants `stateMachineArn`, and reads boto3's answer as `ExecutionArn` where boto3
-   gives `executionArn`. LocalStack, whose interpreter moto ported, converts between the two
-   casings; moto's port lost that step. The wrappers restore it for this integration.
+1. Service integrations' parameter names. moto's port of the ASL interpreter hands boto3
+   the ASL's parameter names as written, `StateMachineArn`, where boto3 wants
+   `stateMachineArn`, and reads boto3's answer as `ExecutionArn` where boto3 gives
+   `executionArn`. LocalStack, whose interpreter moto ported, converts between the two
+   casings; moto's port lost that step. The wrappers restore it for the two integrations
+   docflow's definitions use: `states:startExecution.sync:2`, and `aws-sdk:*` (the batch's
+   `aws-sdk:sfn:startSyncExecution`), which LocalStack converts by the operation's shapes
+   in botocore's service model, as here.
 
 2. A child execution's end is awaited, not polled every half second. moto's `.sync`
    integrations describe the child execution every 0.5 s (`_DELAY_SECONDS_SYNC_CONDITION_CHECK`),
@@ -70,6 +73,26 @@ it patches.
    document was lost or counted twice in most trials (with or without patch 10). DynamoDB
    applies each write to an item atomically and each transaction all or nothing; here one
    lock is held across every write and every transaction.
+12. A distributed Map's Express children and ItemBatcher. moto's ASL grammar knows neither
+   `"ExecutionType": "EXPRESS"` in a ProcessorConfig nor `ItemBatcher`, and refuses a
+   definition that has them. Locally a child's type changes nothing but its billing and
+   AWS's five-minute limit, so EXPRESS is read as STANDARD; ItemBatcher is taken out before
+   moto parses the definition and applied when the Map runs: its items are grouped into
+   {"Items": [...]} of at most `MaxItemsPerBatch`, one child each, and the Map run's item
+   counts count items, as AWS's do, not children. Only `MaxItemsPerBatch` is supported,
+   and not beside an ItemSelector; anything else is refused with a message saying so. The
+   grammar also takes a `ToleratedFailurePercentage` only with a decimal point (`100.0`),
+   where AWS takes any number: an integer is read as the same number.
+
+13. Express executions. AWS does not make an Express execution's name unique, and starts
+   one again for a repeated name; moto returns the earlier execution, so a redelivered
+   upload or a retried batch would silently not run. Here each Express start is a new
+   execution. And moto has no `StartSyncExecution`, which a batch's Express children call
+   (through the `aws-sdk:sfn` integration) to run the document workflow: here it starts the
+   execution, waits for its end (patch 2's signal) for at most Express's five minutes, and
+   answers as AWS does, with a 200 and the status, `TIMED_OUT` past the limit. The
+   interpreter's clients skip the `sync-` host prefix AWS routes that call by, since one
+   local endpoint answers every call.
 """
 
 from __future__ import annotations
@@ -77,9 +100,11 @@ from __future__ import annotations
 import copy
 import functools
 import importlib
+import json
 import sys
 import threading
 import types
+import uuid
 from pathlib import Path
 from typing import Any, Callable
 
@@ -114,25 +139,41 @@ def _import_interpreter() -> Any:
 
 asl_parser = _import_interpreter()  # also imports every state's module, so the rest below
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (  # noqa: E402
+    state_task_service_aws_sdk as aws_sdk_service,
     state_task_service_sfn as sfn_service,
 )
 from moto.stepfunctions.parser.asl.component.common.path import result_path  # noqa: E402
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor  # noqa: E402
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path  # noqa: E402
 from moto.stepfunctions.parser.backend import execution as execution_module  # noqa: E402
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend  # noqa: E402
+from moto.stepfunctions.responses import StepFunctionResponse  # noqa: E402
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (  # noqa: E402
+    distributed_iteration_component as distributed_map,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (  # noqa: E402
+    distributed_item_processor_worker as distributed_worker,
+)
 
 # How long a .sync resolver waits for the child's end before it describes it anyway: a
 # guard against a missed signal, not the usual path.
 SYNC_WAIT_SECONDS = 2.0
+# Express's limit on an execution's duration (patch 13).
+EXPRESS_LIMIT_SECONDS = 300.0
 # The operations that write to moto's DynamoDB (patches 10 and 11).
 _DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items")
 
 _Service = sfn_service.StateTaskServiceSfn
+_AwsSdkService = aws_sdk_service.StateTaskServiceAwsSdk
 _Communication = execution_module.BaseExecutionWorkerCommunication
 _Dispatcher = werkzeug_app.DomainDispatcherApplication
+_MapRun = distributed_map.DistributedIterationComponent
+_MapRunWorker = distributed_worker.DistributedItemProcessorWorker
 _original: dict[str, Callable[..., Any]] = {
     "normalise_parameters": _Service._normalise_parameters,
     "normalise_response": _Service._normalise_response,
+    "aws_sdk_normalise_parameters": _AwsSdkService._normalise_parameters,
+    "aws_sdk_normalise_response": _AwsSdkService._normalise_response,
     "build_sync2_resolver": _Service._build_sync2_resolver,
     "terminated": _Communication.terminated,
     "boto_client_for": boto_client.boto_client_for,
@@ -142,6 +183,9 @@ _original: dict[str, Callable[..., Any]] = {
     **{f"dynamodb_{name}": getattr(DynamoDBBackend, name) for name in _DYNAMODB_WRITES},
     "json_path_parse": json_path.parse,  # jsonpath_ng.ext's
     "result_path_parse": result_path.parse,  # jsonpath_ng's
+    "map_run": _MapRun._map_run,
+    "eval_job": _MapRunWorker._eval_job,
+    "start_execution": StepFunctionsParserBackend.start_execution,
 }
 
 
@@ -165,6 +209,29 @@ def _normalise_response(self, response: Any, boto_service_name=None, service_act
     _original["normalise_response"](self, response, boto_service_name, service_action_name)
     if isinstance(response, dict):
         _recase(response, str.upper)
+
+
+@functools.lru_cache(maxsize=None)
+def _operation_model(service: str, action: str) -> Any:
+    """botocore's model of an operation, by service and snake-case action (start_sync_execution)."""
+    import botocore.session
+    from botocore import xform_name
+
+    model = botocore.session.get_session().get_service_model(service)
+    name = next(name for name in model.operation_names if xform_name(name) == action)
+    return model.operation_model(name)
+
+
+def _aws_sdk_normalise_parameters(self, parameters: dict, boto_service_name=None, service_action_name=None) -> None:
+    operation = _operation_model(self._get_boto_service_name(boto_service_name), self._get_boto_service_action(service_action_name))
+    if operation.input_shape is not None:
+        self._to_boto_request(parameters, operation.input_shape)
+
+
+def _aws_sdk_normalise_response(self, response: Any, boto_service_name=None, service_action_name=None) -> None:
+    operation = _operation_model(self._get_boto_service_name(boto_service_name), self._get_boto_service_action(service_action_name))
+    if operation.output_shape is not None:
+        self._from_boto_response(response, operation.output_shape)
 
 
 # -- 2. a child execution's end, signalled ------------------------------------------------
@@ -225,6 +292,7 @@ def _shared_boto_client_for(region: str, service: str, state_credentials: Any = 
         client = _clients.get((region, service))
         if client is None:
             client = _clients[(region, service)] = _original["boto_client_for"](region, service, state_credentials)
+            client.meta.config.inject_host_prefix = False  # patch 13: StartSyncExecution's "sync-"
         return client
 
 
@@ -239,15 +307,19 @@ def _modules_using_boto_client_for() -> list[Any]:
 
 # -- 5. a definition parsed once ---------------------------------------------------------------
 
-_trees: dict[str, Any] = {}
+_trees: dict[str, tuple[Any, dict[tuple[str, ...], int]]] = {}  # definition -> (tree, its batchers)
 
 
 def _parse(definition: str) -> tuple[Any, Any]:
-    tree = _trees.get(definition)
-    if tree is None:
-        _program, tree = _original["parse"](definition)  # raises on a bad definition, as before
-        _trees[definition] = tree
-    return Preprocessor().visit(tree), tree
+    parsed = _trees.get(definition)
+    if parsed is None:
+        as_moto_reads_it, batchers = _without_what_moto_cannot_parse(definition)  # patch 12
+        _program, tree = _original["parse"](as_moto_reads_it)  # raises on a bad definition, as before
+        parsed = _trees[definition] = (tree, batchers)
+    tree, batchers = parsed
+    program = Preprocessor().visit(tree)
+    _attach_batchers(program, batchers)
+    return program, tree
 
 
 # -- 6. a class's methods listed once -----------------------------------------------------------
@@ -344,6 +416,158 @@ def _serialised(write: Callable[..., Any]) -> Callable[..., Any]:
     return serialised
 
 
+# -- 12. a distributed Map's Express children and ItemBatcher ------------------------------------
+
+_BATCHER_FIELDS_SUPPORTED = {"MaxItemsPerBatch"}
+
+
+def _without_what_moto_cannot_parse(definition: str) -> tuple[str, dict[tuple[str, ...], int]]:
+    """The definition with its Maps' Express children read as Standard and their
+    ItemBatchers taken out, and those batchers: {the Map's path of state names: items per batch}."""
+    try:
+        machine = json.loads(definition)
+    except ValueError:
+        return definition, {}  # moto's parser reports it
+    batchers: dict[tuple[str, ...], int] = {}
+    changed = False
+
+    def visit(machine: Any, path: tuple[str, ...]) -> None:
+        nonlocal changed
+        states = machine.get("States") if isinstance(machine, dict) else None
+        for name, state in (states or {}).items():
+            if not isinstance(state, dict) or state.get("Type") != "Map":
+                continue
+            processor = state.get("ItemProcessor") or state.get("Iterator") or {}
+            config = processor.get("ProcessorConfig") or {}
+            if config.get("ExecutionType") == "EXPRESS":
+                config["ExecutionType"] = "STANDARD"
+                changed = True
+            tolerated = state.get("ToleratedFailurePercentage")
+            if isinstance(tolerated, int) and not isinstance(tolerated, bool):
+                state["ToleratedFailurePercentage"] = float(tolerated)  # moto's grammar wants "100.0"
+                changed = True
+            batcher = state.pop("ItemBatcher", None)
+            if batcher is not None:
+                changed = True
+                unsupported = sorted(set(batcher) - _BATCHER_FIELDS_SUPPORTED) + (["ItemSelector"] if "ItemSelector" in state else [])
+                if unsupported or not isinstance(batcher.get("MaxItemsPerBatch"), int):
+                    raise ValueError(
+                        f"The local cloud supports ItemBatcher with MaxItemsPerBatch alone; Map state {name!r} "
+                        f"also has {', '.join(unsupported) or 'no MaxItemsPerBatch'}."
+                    )
+                batchers[(*path, name)] = batcher["MaxItemsPerBatch"]
+            visit(processor, (*path, name))
+
+    visit(machine, ())
+    return (json.dumps(machine) if changed else definition), batchers
+
+
+def _attach_batchers(program: Any, batchers: dict[tuple[str, ...], int]) -> None:
+    for path, items_per_batch in batchers.items():
+        states = program.states
+        for name in path[:-1]:
+            states = states.states[name].iteration_component._states
+        states.states[path[-1]].iteration_component.items_per_batch = items_per_batch
+
+
+class _Batch(dict):
+    """One child's input under an ItemBatcher: {"Items": [...]}."""
+
+
+def _map_run(self, env, eval_input) -> None:
+    items_per_batch = getattr(self, "items_per_batch", None)
+    if items_per_batch:
+        items = env.stack.pop()
+        env.stack.append([_Batch(Items=items[i : i + items_per_batch]) for i in range(0, len(items), items_per_batch)])
+    _original["map_run"](self, env, eval_input)
+
+
+class _ScaledCounter:
+    def __init__(self, counter: Any, scale: int):
+        self._counter, self._scale = counter, scale
+
+    def count(self, increment: int = 1) -> None:
+        self._counter.count(increment * self._scale)
+
+    def offset(self, offset: int) -> None:
+        self._counter.offset(offset * self._scale)
+
+
+class _ItemsOfOneBatch:
+    """A Map run's record as one child's worker sees it: its item counts move by the
+    child's number of items; everything else is the record's own."""
+
+    def __init__(self, record: Any, items: int):
+        self._record = record
+        self.item_counter = types.SimpleNamespace(
+            **{name: _ScaledCounter(getattr(record.item_counter, name), items) for name in vars(record.item_counter)}
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._record, name)
+
+
+def _eval_job(self, env, job) -> None:
+    if not isinstance(job.job_input, _Batch):
+        return _original["eval_job"](self, env, job)
+    record = self._map_run_record
+    self._map_run_record = _ItemsOfOneBatch(record, len(job.job_input["Items"]))
+    try:
+        _original["eval_job"](self, env, job)
+    finally:
+        self._map_run_record = record
+
+
+# -- 13. Express executions: every start runs; StartSyncExecution -------------------------------
+
+
+def _start_execution(self, state_machine_arn: str, name: str | None = None, execution_input=None, trace_header=None):
+    if self.describe_state_machine(state_machine_arn).type != "EXPRESS":
+        return _original["start_execution"](self, state_machine_arn, name, execution_input, trace_header)
+    name = name or str(uuid.uuid4())
+    # A name of its own for each start, as the ARNs AWS gives Express executions end in one.
+    execution = _original["start_execution"](self, state_machine_arn, f"{name}:{uuid.uuid4()}", execution_input, trace_header)
+    execution.name = name
+    return execution
+
+
+def _start_sync_execution(self: StepFunctionResponse) -> Any:
+    from moto.core.responses import ActionResult
+
+    backend = self.stepfunction_backend
+    state_machine_arn = self._get_param("stateMachineArn")
+    if backend.describe_state_machine(state_machine_arn).type != "EXPRESS":
+        from moto.stepfunctions.parser.api import StateMachineTypeNotSupported
+
+        raise StateMachineTypeNotSupported("This operation is not supported by this type of state machine")
+    started = backend.start_execution(state_machine_arn, self._get_param("name"), self._get_param("input", if_none="{}"))
+    arn = started.execution_arn
+    _endings.wait(arn, EXPRESS_LIMIT_SECONDS)
+    _endings.forget(arn)
+    execution = backend.describe_execution(arn)
+    status = str(getattr(execution.status, "value", execution.status))
+    if status == "RUNNING":
+        backend.stop_execution(arn)
+        status = "TIMED_OUT"
+    response = {
+        "executionArn": arn,
+        "stateMachineArn": state_machine_arn,
+        "name": execution.name,
+        "startDate": execution.start_date,
+        "stopDate": execution.stop_date,
+        "status": status,
+        "input": execution.execution_input,
+    }
+    if status == "SUCCEEDED":
+        output = execution.output
+        response["output"] = output if isinstance(output, str) or output is None else json.dumps(output)
+    if status == "TIMED_OUT":
+        response.update(error="States.Timeout", cause=f"The execution ran longer than {EXPRESS_LIMIT_SECONDS:.0f} s")
+    else:
+        response.update({key: value for key in ("error", "cause") if (value := getattr(execution, key, None)) is not None})
+    return ActionResult(response)
+
+
 # -- install / uninstall ------------------------------------------------------------------------
 
 
@@ -356,6 +580,8 @@ def install() -> None:
     botocore_stubber.enabled = True
     _Service._normalise_parameters = _normalise_parameters
     _Service._normalise_response = _normalise_response
+    _AwsSdkService._normalise_parameters = _aws_sdk_normalise_parameters
+    _AwsSdkService._normalise_response = _aws_sdk_normalise_response
     _Service._build_sync2_resolver = _build_sync2_resolver
     _Communication.terminated = _terminated
     _Dispatcher.get_backend_for_host = _get_backend_for_host
@@ -369,12 +595,18 @@ def install() -> None:
         setattr(DynamoDBBackend, name, _serialised(write))
     for module in _modules_using_boto_client_for():
         module.boto_client_for = _shared_boto_client_for
+    _MapRun._map_run = _map_run
+    _MapRunWorker._eval_job = _eval_job
+    StepFunctionsParserBackend.start_execution = _start_execution
+    StepFunctionResponse.start_sync_execution = _start_sync_execution
 
 
 def uninstall() -> None:
     botocore_stubber.enabled = _stubber_was_enabled
     _Service._normalise_parameters = _original["normalise_parameters"]
     _Service._normalise_response = _original["normalise_response"]
+    _AwsSdkService._normalise_parameters = _original["aws_sdk_normalise_parameters"]
+    _AwsSdkService._normalise_response = _original["aws_sdk_normalise_response"]
     _Service._build_sync2_resolver = _original["build_sync2_resolver"]
     _Communication.terminated = _original["terminated"]
     _Dispatcher.get_backend_for_host = _original["get_backend_for_host"]
@@ -388,7 +620,13 @@ def uninstall() -> None:
         setattr(DynamoDBBackend, name, _original[f"dynamodb_{name}"])
     for module in _modules_using_boto_client_for():
         module.boto_client_for = _original["boto_client_for"]
+    _MapRun._map_run = _original["map_run"]
+    _MapRunWorker._eval_job = _original["eval_job"]
+    StepFunctionsParserBackend.start_execution = _original["start_execution"]
+    if "start_sync_execution" in vars(StepFunctionResponse):
+        del StepFunctionResponse.start_sync_execution
     with _clients_lock:
         _clients.clear()  # they point at this cloud's port
     _backends_by_host.clear()
     _trees.clear()
+    _methods.clear()

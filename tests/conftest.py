@@ -63,17 +63,19 @@ def record_store(aws):
 @pytest.fixture
 def state_machines(aws) -> dict[str, str]:
     """docflow-document and docflow-batch in moto's in-process Step Functions, as one-state
-    Pass machines: tests see what was started, with which name and input."""
+    Pass machines of the catalog's types: tests see what was started, with which name and input."""
     import json
 
     import boto3
+
+    from infra.catalog import workflow_types
 
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
     definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
     role = "arn:aws:iam::123456789012:role/docflow"
     return {
-        name: sfn.create_state_machine(name=f"docflow-{name}", definition=definition, roleArn=role)["stateMachineArn"]
-        for name in ("document", "batch")
+        name: sfn.create_state_machine(name=f"docflow-{name}", definition=definition, roleArn=role, type=kind)["stateMachineArn"]
+        for name, kind in workflow_types().items()
     }
 
 

@@ -17,7 +17,7 @@ from aws_cdk import aws_s3 as s3  # noqa: E402
 from aws_cdk.assertions import Match, Template  # noqa: E402
 
 from docflow.ingestion import upload_event_pattern  # noqa: E402
-from infra.catalog import load_catalog, placeholders, service_name, state_machine_files  # noqa: E402
+from infra.catalog import load_catalog, placeholders, service_name, state_machine_files, workflow_types  # noqa: E402
 from infra.stack import build_app  # noqa: E402
 
 SPECS = {spec.name: spec for spec in load_catalog()}
@@ -146,6 +146,23 @@ def test_the_state_machines_are_the_statemachine_files_as_written(template):
         assert set(properties["DefinitionSubstitutions"]) == placeholders(text)
         assert properties["TracingConfiguration"] == {"Enabled": True}
         assert properties["LoggingConfiguration"]["Level"] == "ALL"
+        assert properties["StateMachineType"] == workflow_types()[name]
+
+
+def test_an_express_workflows_longest_route_fits_in_express_five_minutes():
+    """The functions' timeouts along each route a document can take, retries aside, add up
+    to at most Express's 300 s; past them a batch records the document as timed out."""
+    from benchmarks.costs import Outcome, document_route, invoked_function, load_definitions
+
+    definitions = load_definitions()
+    assert workflow_types()["document"] == "EXPRESS"
+    timeouts = {spec.name: spec.timeout_seconds for spec in load_catalog()}
+    machine = definitions["document"]
+    for kind in ("pdf", "image", "unsupported", None):
+        route = document_route(Outcome(kind), definitions)
+        functions = [invoked_function(machine["States"][state]) for state in route]
+        total = sum(timeouts[name] for name in functions if name)
+        assert total <= 300, (kind, route, total)
 
 
 def test_each_function_is_deployed_as_the_catalog_describes_it(template):

@@ -32,7 +32,24 @@ EXECUTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
 
 
 @pytest.fixture
-def ingest(state_machines, monkeypatch):
+def starts(monkeypatch) -> list[str]:
+    """The name of every document workflow start ingest asks for. Express does not refuse a
+    repeated name (moto's in-process Step Functions does), so starts are counted here."""
+    from docflow.workflows import StepFunctionsWorkflows
+
+    names: list[str] = []
+    start = StepFunctionsWorkflows.start_document
+
+    def counted(self, name, document):
+        names.append(name)
+        return start(self, name, document)
+
+    monkeypatch.setattr(StepFunctionsWorkflows, "start_document", counted)
+    return names
+
+
+@pytest.fixture
+def ingest(state_machines, monkeypatch, starts):
     return load_deployed_handler("ingest", monkeypatch, state_machines)
 
 
@@ -145,28 +162,29 @@ def test_an_upload_starts_its_document_workflow(ingest, record_store, state_mach
     assert execution["name"].startswith(document.document_id)
 
 
-def test_the_same_event_three_times_in_one_batch_starts_one_execution(ingest, record_store, state_machines):
+def test_the_same_event_three_times_in_one_batch_starts_one_execution(ingest, record_store, starts):
     document = pending_document(record_store)
     event = object_created(document.key)
 
     assert invoke(ingest, *(sqs_record(event) for _ in range(3))) == []
 
-    assert len(document_executions(state_machines)) == 1
-    assert record_store.get_document(document.document_id).status == "processing"
+    assert len(starts) == 1
+    record = record_store.get_document(document.document_id)
+    assert (record.status, record.run_id, record.run_started) == ("processing", starts[0], True)
 
 
-def test_the_same_event_in_three_invocations_starts_one_execution(ingest, record_store, state_machines):
+def test_the_same_event_in_three_invocations_starts_one_execution(ingest, record_store, starts):
     document = pending_document(record_store)
     event = object_created(document.key)
 
     for _ in range(3):
         assert invoke(ingest, sqs_record(event)) == []
 
-    (execution,) = document_executions(state_machines)
-    assert record_store.get_document(document.document_id).run_id == execution["name"]
+    assert len(starts) == 1
+    assert record_store.get_document(document.document_id).run_id == starts[0]
 
 
-def test_the_same_upload_in_distinct_eventbridge_events_starts_one_execution(ingest, record_store, state_machines):
+def test_the_same_upload_in_distinct_eventbridge_events_starts_one_execution(ingest, record_store, starts):
     """S3 may emit the event twice: two EventBridge ids, one object."""
     document = pending_document(record_store)
     first, second = object_created(document.key), object_created(document.key)
@@ -174,7 +192,20 @@ def test_the_same_upload_in_distinct_eventbridge_events_starts_one_execution(ing
 
     assert invoke(ingest, sqs_record(first), sqs_record(second)) == []
 
-    assert len(document_executions(state_machines)) == 1
+    assert len(starts) == 1
+
+
+def test_a_delivery_that_marked_its_run_but_never_started_it_is_started_by_the_next(ingest, record_store, starts):
+    document = pending_document(record_store)
+    event = object_created(document.key)
+    run = Upload(document.key, event["detail"]["object"]["etag"]).execution_name()
+    record_store.start_processing(document.document_id, run, NOW)  # and then the invocation died
+
+    assert invoke(ingest, sqs_record(event)) == []
+    assert invoke(ingest, sqs_record(event)) == []
+
+    assert starts == [run]
+    assert record_store.get_document(document.document_id).run_started is True
 
 
 def test_a_new_upload_to_the_same_key_starts_again(ingest, record_store, state_machines):

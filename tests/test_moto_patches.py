@@ -300,3 +300,116 @@ def test_11_a_batch_counted_from_many_threads_counts_each_document_once(tmp_path
             assert counted.count(True) == 400
             item = client.get_item(TableName=cloud.table, Key=batch_pk(batch_id), ConsistentRead=True)["Item"]
             assert item["done"]["N"] == "400"
+
+
+def test_1_moto_still_passes_aws_sdk_parameters_as_written():
+    """moto's aws-sdk integration hands boto3 `StateMachineArn` as the ASL spells it. When this
+    fails, moto converts the casing itself: drop patch 1's aws-sdk half."""
+    parameters = {"StateMachineArn": "arn", "Input": "{}"}
+    service = moto_patches._AwsSdkService.__new__(moto_patches._AwsSdkService)
+    moto_patches._original["aws_sdk_normalise_parameters"](service, parameters, "stepfunctions", "start_sync_execution")
+    assert parameters == {"StateMachineArn": "arn", "Input": "{}"}, "moto recases aws-sdk parameters now: drop patch 1's aws-sdk half"
+    moto_patches._aws_sdk_normalise_parameters(service, parameters, "stepfunctions", "start_sync_execution")
+    assert parameters == {"stateMachineArn": "arn", "input": "{}"}
+
+
+BATCHED_MAP = {
+    "StartAt": "Each",
+    "States": {
+        "Each": {
+            "Type": "Map",
+            "ItemsPath": "$.items",
+            "ItemBatcher": {"MaxItemsPerBatch": 3},
+            "ToleratedFailurePercentage": 100,
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                "StartAt": "Count",
+                "States": {"Count": {"Type": "Pass", "Parameters": {"size.$": "States.ArrayLength($.Items)"}, "End": True}},
+            },
+            "End": True,
+        }
+    },
+}
+
+
+def test_12_moto_still_refuses_express_children_item_batchers_and_whole_percentages():
+    """moto's grammar refuses each of the three; when one parses, drop that part of patch 12."""
+    import copy
+
+    import pytest
+
+    parse = moto_patches._original["parse"]
+    for change in ("ItemBatcher", "ExecutionType", "ToleratedFailurePercentage"):
+        definition = copy.deepcopy(BATCHED_MAP)
+        state = definition["States"]["Each"]
+        # Each time, only the one construct under test is left as AWS writes it.
+        if change != "ItemBatcher":
+            state.pop("ItemBatcher")
+        if change != "ExecutionType":
+            state["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] = "STANDARD"
+        if change != "ToleratedFailurePercentage":
+            state["ToleratedFailurePercentage"] = 100.0
+        with pytest.raises(Exception):
+            parse(json.dumps(definition))
+
+
+def test_12_a_batched_map_gives_each_child_its_items_and_counts_items(tmp_path):
+    import pytest
+    from botocore.exceptions import ClientError
+
+    with LocalCloud(tmp_path) as cloud:
+        sfn = cloud.client("stepfunctions")
+        role = "arn:aws:iam::123456789012:role/docflow-local"
+        machine = sfn.create_state_machine(name="batched", roleArn=role, definition=json.dumps(BATCHED_MAP))["stateMachineArn"]
+        arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"items": list(range(7))}))["executionArn"]
+        ended = cloud.wait_for_execution(arn, timeout=60)
+        assert ended["status"] == "SUCCEEDED", ended
+        assert json.loads(ended["output"]) == [{"size": 3}, {"size": 3}, {"size": 1}]
+        (map_run,) = sfn.list_map_runs(executionArn=arn)["mapRuns"]
+        described = sfn.describe_map_run(mapRunArn=map_run["mapRunArn"])
+        assert (described["itemCounts"]["total"], described["itemCounts"]["succeeded"]) == (7, 7)
+        assert described["executionCounts"]["total"] == 3
+
+        unsupported = json.loads(json.dumps(BATCHED_MAP))
+        unsupported["States"]["Each"]["ItemBatcher"]["MaxInputBytesPerBatch"] = 1024
+        with pytest.raises(ClientError, match="MaxInputBytesPerBatch"):
+            sfn.create_state_machine(name="unsupported", roleArn=role, definition=json.dumps(unsupported))
+
+
+def test_13_moto_still_lacks_sync_starts_and_reuses_express_names(tmp_path):
+    """When moto answers StartSyncExecution, or starts an Express name again, drop that half of patch 13."""
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    with LocalCloud(tmp_path) as cloud:
+        sfn = cloud.client("stepfunctions")
+        definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+        machine = sfn.create_state_machine(name="express", definition=definition, roleArn="arn:aws:iam::123456789012:role/r", type="EXPRESS")
+        moto_patches.uninstall()
+        try:
+            assert not hasattr(StepFunctionResponse, "start_sync_execution"), "moto has StartSyncExecution: drop it from patch 13"
+            first = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="same", input="{}")["executionArn"]
+            try:  # moto answers with the running execution, or refuses once it has ended
+                again = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="same", input="{}")["executionArn"]
+            except sfn.exceptions.ExecutionAlreadyExists:
+                again = first
+        finally:
+            moto_patches.install()
+        assert first == again, "moto starts a repeated Express name again: drop that half of patch 13"
+
+
+def test_13_express_starts_always_run_and_sync_starts_answer_as_aws_does(tmp_path):
+    with LocalCloud(tmp_path) as cloud:
+        sfn = cloud.client("stepfunctions")
+        role = "arn:aws:iam::123456789012:role/docflow-local"
+        echo = {"StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "Parameters": {"seen.$": "$.n"}, "End": True}}}
+        machine = sfn.create_state_machine(name="echo", roleArn=role, definition=json.dumps(echo), type="EXPRESS")["stateMachineArn"]
+
+        answers = [sfn.start_sync_execution(stateMachineArn=machine, name="same", input=json.dumps({"n": n})) for n in (1, 1, 2)]
+        assert [answer["status"] for answer in answers] == ["SUCCEEDED"] * 3
+        assert [json.loads(answer["output"]) for answer in answers] == [{"seen": 1}, {"seen": 1}, {"seen": 2}]
+        assert len({answer["executionArn"] for answer in answers}) == 3  # each start ran
+
+        failing = {"StartAt": "Fail", "States": {"Fail": {"Type": "Fail", "Error": "Broken", "Cause": "on purpose"}}}
+        broken = sfn.create_state_machine(name="broken", roleArn=role, definition=json.dumps(failing), type="EXPRESS")
+        answer = sfn.start_sync_execution(stateMachineArn=broken["stateMachineArn"], input="{}")
+        assert (answer["status"], answer["error"], answer["cause"]) == ("FAILED", "Broken", "on purpose")

@@ -440,8 +440,8 @@ def test_create_batch_writes_the_manifest_records_the_batch_and_starts_its_workf
     assert answer == {"batch_id": batch_id, "status": "running", "total": 2}
     manifest_key = f"batches/{batch_id}/manifest.json"
     assert s3_store.get_json(manifest_key) == [
-        {"document_id": first, "key": f"uploads/{first}/invoice.pdf", "filename": "invoice.pdf"},
-        {"document_id": second, "key": f"uploads/{second}/invoice.pdf", "filename": "invoice.pdf"},
+        {"document_id": first, "key": f"uploads/{first}/invoice.pdf", "filename": "invoice.pdf", "batch_id": batch_id},
+        {"document_id": second, "key": f"uploads/{second}/invoice.pdf", "filename": "invoice.pdf", "batch_id": batch_id},
     ]
     assert workflows.batches == [(batch_id, {"batch_id": batch_id, "manifest_key": manifest_key})]
 

@@ -140,7 +140,8 @@ def test_a_batch_reports_every_document_exactly_once(cloud):
     ]
     batch_id = uuid.uuid4().hex
     manifest_key = keys.manifest_key(batch_id)
-    cloud.client("s3").put_object(Bucket=cloud.bucket, Key=manifest_key, Body=json.dumps(documents).encode())
+    manifest = [{**document, "batch_id": batch_id} for document in documents]
+    cloud.client("s3").put_object(Bucket=cloud.bucket, Key=manifest_key, Body=json.dumps(manifest).encode())
     sfn = cloud.client("stepfunctions")
     execution = sfn.start_execution(
         stateMachineArn=cloud.state_machines["batch"],
