@@ -65,9 +65,9 @@ EXPRESS_BILLING_MS = 100  # Express duration is rounded up to the next 100 ms, p
 # payload. The document workflow's definition is ~7 KB and its state carries S3 keys and
 # small results, never content (see its Comment), so it is taken to use the first chunk.
 EXPRESS_BILLED_MEMORY_MB = 64
-# An inline Map runs up to 40 iterations at once: an Express child of the batch's Map runs
-# its documents side by side, so it lasts about its documents' time over 40 (at least the
-# longest document's), and bills that.
+# An inline Map without a MaxConcurrency runs up to 40 iterations at once. An Express child
+# of the batch's Map runs its documents side by side, so it lasts about its documents' time
+# over its inline Map's concurrency (at least the longest document's), and bills that.
 INLINE_MAP_CONCURRENCY = 40
 # docflow reads its records with ConsistentRead=True (docflow/records.py): 1 RRU per read of
 # an item under 4 KB, not the 0.5 of an eventually consistent read.
@@ -267,16 +267,19 @@ class MapChildren:
     items_per_child: int  # ItemBatcher's MaxItemsPerBatch; 1 without an ItemBatcher
     express: bool
     states: list[str]  # the states a child enters (transitions when it is Standard)
+    concurrency: int  # how many of its items a child runs at once (its inline Map's)
 
 
 def map_children(definitions: Mapping[str, Mapping[str, Any]] | None = None) -> MapChildren:
     batch = (definitions or load_definitions())["batch"]
     (state,) = (state for state in batch["States"].values() if state.get("Type") == "Map")
     processor = state.get("ItemProcessor") or state["Iterator"]
+    inner_maps = [inner for inner in processor["States"].values() if inner.get("Type") == "Map"]
     return MapChildren(
         items_per_child=int(state.get("ItemBatcher", {}).get("MaxItemsPerBatch", 1)),
         express=processor.get("ProcessorConfig", {}).get("ExecutionType") == "EXPRESS",
         states=walk(processor),
+        concurrency=(inner_maps[0].get("MaxConcurrency") or INLINE_MAP_CONCURRENCY) if inner_maps else 1,
     )
 
 
@@ -525,13 +528,13 @@ def price(
             RouteCount(outcome.kind, outcome.status, outcome.failed_function, number, states,
                        len(states), round(ms, 1), billed)
         )  # fmt: skip
-    # The batch's Express children, each lasting its documents' time over an inline Map's
+    # The batch's Express children, each lasting its documents' time over its inline Map's
     # concurrency, and at least its longest document's.
     child_gb_seconds = 0.0
     if children.express and child_starts:
         document_ms = sum(route.express_ms * route.documents for route in routes)
         longest = max(route.express_ms for route in routes)
-        child_ms = max(longest, document_ms / child_starts / INLINE_MAP_CONCURRENCY)
+        child_ms = max(longest, document_ms / child_starts / children.concurrency)
         child_billed = max(EXPRESS_BILLING_MS, math.ceil(child_ms / EXPRESS_BILLING_MS) * EXPRESS_BILLING_MS)
         child_gb_seconds = child_starts * (EXPRESS_BILLED_MEMORY_MB / 1024) * (child_billed / 1000)
     batch_children = (

@@ -146,6 +146,7 @@ from moto.stepfunctions.parser.asl.component.common.path import result_path  # n
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor  # noqa: E402
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path  # noqa: E402
 from moto.stepfunctions.parser.backend import execution as execution_module  # noqa: E402
+from moto.stepfunctions.parser.api import StateMachineTypeNotSupported  # noqa: E402
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend  # noqa: E402
 from moto.stepfunctions.responses import StepFunctionResponse  # noqa: E402
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (  # noqa: E402
@@ -532,13 +533,9 @@ def _start_execution(self, state_machine_arn: str, name: str | None = None, exec
 
 
 def _start_sync_execution(self: StepFunctionResponse) -> Any:
-    from moto.core.responses import ActionResult
-
     backend = self.stepfunction_backend
     state_machine_arn = self._get_param("stateMachineArn")
     if backend.describe_state_machine(state_machine_arn).type != "EXPRESS":
-        from moto.stepfunctions.parser.api import StateMachineTypeNotSupported
-
         raise StateMachineTypeNotSupported("This operation is not supported by this type of state machine")
     started = backend.start_execution(state_machine_arn, self._get_param("name"), self._get_param("input", if_none="{}"))
     arn = started.execution_arn
@@ -565,7 +562,7 @@ def _start_sync_execution(self: StepFunctionResponse) -> Any:
         response.update(error="States.Timeout", cause=f"The execution ran longer than {EXPRESS_LIMIT_SECONDS:.0f} s")
     else:
         response.update({key: value for key in ("error", "cause") if (value := getattr(execution, key, None)) is not None})
-    return ActionResult(response)
+    return moto_responses.ActionResult(response)
 
 
 # -- install / uninstall ------------------------------------------------------------------------

@@ -66,7 +66,7 @@ def test_other_failures_leave_by_their_own_step(definitions):
 
 def test_the_batch_workflow_starts_an_express_child_per_50_documents_and_costs_two_states_a_batch(definitions):
     children = costs.map_children(definitions)
-    assert (children.items_per_child, children.express) == (50, True)
+    assert (children.items_per_child, children.express, children.concurrency) == (50, True, 10)
     assert costs.batch_route(definitions) == ["ProcessDocuments", "WriteReport"]
     assert [costs.child_executions(n, 1, children) for n in (1, 50, 51, 10_000)] == [1, 1, 2, 200]
 
