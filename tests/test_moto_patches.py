@@ -413,3 +413,23 @@ def test_13_express_starts_always_run_and_sync_starts_answer_as_aws_does(tmp_pat
         broken = sfn.create_state_machine(name="broken", roleArn=role, definition=json.dumps(failing), type="EXPRESS")
         answer = sfn.start_sync_execution(stateMachineArn=broken["stateMachineArn"], input="{}")
         assert (answer["status"], answer["error"], answer["cause"]) == ("FAILED", "Broken", "on purpose")
+
+
+def test_14_only_the_latest_ended_express_executions_are_kept(tmp_path, monkeypatch):
+    """moto keeps every execution (the canary); patched, an Express machine keeps its latest
+    EXPRESS_EXECUTIONS_KEPT ended ones, here made 5 to keep the test short."""
+    monkeypatch.setattr(moto_patches, "EXPRESS_EXECUTIONS_KEPT", 5)
+    monkeypatch.setattr(moto_patches, "_PRUNE_EVERY", 2)
+    with LocalCloud(tmp_path) as cloud:
+        sfn = cloud.client("stepfunctions")
+        definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+        role = "arn:aws:iam::123456789012:role/r"
+        express = sfn.create_state_machine(name="express", definition=definition, roleArn=role, type="EXPRESS")["stateMachineArn"]
+        standard = sfn.create_state_machine(name="standard", definition=definition, roleArn=role)["stateMachineArn"]
+        for machine in (express, standard):
+            for n in range(20):
+                arn = sfn.start_execution(stateMachineArn=machine, name=f"run-{n}")["executionArn"]
+                cloud.wait_for_execution(arn, timeout=30, interval=0.01)
+        kept = [e["name"] for e in sfn.list_executions(stateMachineArn=express)["executions"]]
+        assert 5 <= len(kept) < 5 + 2 and "run-19" in kept and "run-0" not in kept
+        assert len(sfn.list_executions(stateMachineArn=standard)["executions"]) == 20  # moto keeps every one
