@@ -6,51 +6,59 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 
 from localcloud import LocalCloud, moto_patches
 
 
-def test_1_moto_still_needs_the_sfn_casing_shim(tmp_path):
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory):
+    """One local cloud for the canaries that only need one running: each names its own
+    state machines. (Those that check what starting or stopping a cloud does start their own.)"""
+    with LocalCloud(tmp_path_factory.mktemp("cloud")) as running:
+        yield running
+
+
+def test_1_moto_still_needs_the_sfn_casing_shim(cloud):
     """Without the patches, moto cannot run startExecution.sync:2; with them, it can.
     When this fails because the first execution succeeded, moto has been fixed: delete patch 1."""
 
-    with LocalCloud(tmp_path) as cloud:
-        sfn = cloud.client("stepfunctions")
-        role = "arn:aws:iam::123456789012:role/docflow-local"
-        child = sfn.create_state_machine(
-            name="child", roleArn=role, definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
-        )["stateMachineArn"]
-        parent = sfn.create_state_machine(
-            name="parent",
-            roleArn=role,
-            definition=json.dumps(
-                {
-                    "StartAt": "Child",
-                    "States": {
-                        "Child": {
-                            "Type": "Task",
-                            "Resource": "arn:aws:states:::states:startExecution.sync:2",
-                            "Parameters": {"StateMachineArn": child, "Input": {"n": 1}, "Name.$": "$.name"},
-                            "OutputPath": "$.Output",
-                            "End": True,
-                        }
-                    },
-                }
-            ),
-        )["stateMachineArn"]
+    sfn = cloud.client("stepfunctions")
+    role = "arn:aws:iam::123456789012:role/docflow-local"
+    child = sfn.create_state_machine(
+        name="child", roleArn=role, definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+    )["stateMachineArn"]
+    parent = sfn.create_state_machine(
+        name="parent",
+        roleArn=role,
+        definition=json.dumps(
+            {
+                "StartAt": "Child",
+                "States": {
+                    "Child": {
+                        "Type": "Task",
+                        "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                        "Parameters": {"StateMachineArn": child, "Input": {"n": 1}, "Name.$": "$.name"},
+                        "OutputPath": "$.Output",
+                        "End": True,
+                    }
+                },
+            }
+        ),
+    )["stateMachineArn"]
 
-        def run(name: str) -> dict:
-            started = sfn.start_execution(stateMachineArn=parent, name=name, input=json.dumps({"name": name}))
-            return cloud.wait_for_execution(started["executionArn"], timeout=60)
+    def run(name: str) -> dict:
+        started = sfn.start_execution(stateMachineArn=parent, name=name, input=json.dumps({"name": name}))
+        return cloud.wait_for_execution(started["executionArn"], timeout=60)
 
-        moto_patches.uninstall()
-        try:
-            unshimmed = run("without-shim")
-        finally:
-            moto_patches.install()
-        assert unshimmed["status"] == "FAILED", "moto runs startExecution.sync:2 by itself now: remove patch 1"
-        shimmed = run("with-shim")
-        assert shimmed["status"] == "SUCCEEDED" and json.loads(shimmed["output"]) == {"n": 1}
+    moto_patches.uninstall()
+    try:
+        unshimmed = run("without-shim")
+    finally:
+        moto_patches.install()
+    assert unshimmed["status"] == "FAILED", "moto runs startExecution.sync:2 by itself now: remove patch 1"
+    shimmed = run("with-shim")
+    assert shimmed["status"] == "SUCCEEDED" and json.loads(shimmed["output"]) == {"n": 1}
 
 
 def test_2_moto_still_polls_child_executions_on_a_timer():
@@ -65,18 +73,21 @@ def test_3_moto_still_builds_a_client_per_call():
     assert build("us-east-1", "lambda") is not build("us-east-1", "lambda"), "moto shares its clients: drop patch 3"
 
 
-def test_3_4_patched_clients_are_shared_and_answered_in_process(tmp_path):
+def test_3_4_patched_clients_are_shared_and_answered_in_process(cloud):
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
-    with LocalCloud(tmp_path):
-        first = lambda_eval_utils.boto_client_for(region="us-east-1", service="lambda")
-        assert first is lambda_eval_utils.boto_client_for(region="us-east-1", service="lambda")
-        # No endpoint of its own: moto's stubber answers it without a socket.
-        assert "amazonaws.com" in first.meta.endpoint_url
-    assert lambda_eval_utils.boto_client_for is moto_patches._original["boto_client_for"]
+    first = lambda_eval_utils.boto_client_for(region="us-east-1", service="lambda")
+    assert first is lambda_eval_utils.boto_client_for(region="us-east-1", service="lambda")
+    # No endpoint of its own: moto's stubber answers it without a socket.
+    assert "amazonaws.com" in first.meta.endpoint_url
+    moto_patches.uninstall()
+    try:
+        assert lambda_eval_utils.boto_client_for is moto_patches._original["boto_client_for"]
+    finally:
+        moto_patches.install()
 
 
-def test_5_moto_still_parses_the_definition_at_every_start(tmp_path, monkeypatch):
+def test_5_moto_still_parses_the_definition_at_every_start(cloud, monkeypatch):
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
     parses = []
@@ -86,20 +97,19 @@ def test_5_moto_still_parses_the_definition_at_every_start(tmp_path, monkeypatch
         parses.append(definition)
         return original(definition)
 
-    with LocalCloud(tmp_path) as cloud:
-        moto_patches.uninstall()
-        monkeypatch.setattr(AmazonStateLanguageParser, "parse", staticmethod(counting))
-        try:
-            sfn = cloud.client("stepfunctions")
-            definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
-            machine = sfn.create_state_machine(name="pass", roleArn="arn:aws:iam::123456789012:role/r", definition=definition)
-            parses.clear()
-            for name in ("one", "two"):
-                arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name=name)["executionArn"]
-                assert cloud.wait_for_execution(arn, timeout=30)["status"] == "SUCCEEDED"
-        finally:
-            monkeypatch.undo()
-            moto_patches.install()
+    moto_patches.uninstall()
+    monkeypatch.setattr(AmazonStateLanguageParser, "parse", staticmethod(counting))
+    try:
+        sfn = cloud.client("stepfunctions")
+        definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+        machine = sfn.create_state_machine(name="pass", roleArn="arn:aws:iam::123456789012:role/r", definition=definition)
+        parses.clear()
+        for name in ("one", "two"):
+            arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name=name)["executionArn"]
+            assert cloud.wait_for_execution(arn, timeout=30)["status"] == "SUCCEEDED"
+    finally:
+        monkeypatch.undo()
+        moto_patches.install()
     assert parses.count(definition) == 2, "moto no longer parses at every start: drop patch 5"
 
 
@@ -131,25 +141,24 @@ def test_7_moto_still_scans_its_package_for_every_host(monkeypatch):
     assert len(scans) == 2, "moto no longer scans its package per request: drop patch 7"
 
 
-def test_patches_make_a_batch_of_child_executions_quick(tmp_path):
+def test_patches_make_a_batch_of_child_executions_quick(cloud):
     """Not a timing target (make bench has those): a child's end is seen when it ends, not at
     moto's next half-second poll, so ten one-state children run in well under 10 x 0.5 s."""
-    with LocalCloud(tmp_path) as cloud:
-        sfn = cloud.client("stepfunctions")
-        role = "arn:aws:iam::123456789012:role/docflow-local"
-        child = sfn.create_state_machine(
-            name="child", roleArn=role, definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
-        )["stateMachineArn"]
-        chain = {f"C{i}": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
-                           "Parameters": {"StateMachineArn": child, "Name": f"child-{i}", "Input": {}}, "ResultPath": None, "Next": f"C{i + 1}"} for i in range(10)}
-        chain["C9"].pop("Next")
-        chain["C9"]["End"] = True
-        parent = sfn.create_state_machine(name="parent", roleArn=role, definition=json.dumps({"StartAt": "C0", "States": chain}))
-        started = time.monotonic()
-        arn = sfn.start_execution(stateMachineArn=parent["stateMachineArn"], name="parent")["executionArn"]
-        ended = cloud.wait_for_execution(arn, timeout=60, interval=0.02)
-        assert ended["status"] == "SUCCEEDED", ended
-        assert time.monotonic() - started < 10 * 0.5
+    sfn = cloud.client("stepfunctions")
+    role = "arn:aws:iam::123456789012:role/docflow-local"
+    child = sfn.create_state_machine(
+        name="chain-child", roleArn=role, definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+    )["stateMachineArn"]
+    chain = {f"C{i}": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                       "Parameters": {"StateMachineArn": child, "Name": f"child-{i}", "Input": {}}, "ResultPath": None, "Next": f"C{i + 1}"} for i in range(10)}
+    chain["C9"].pop("Next")
+    chain["C9"]["End"] = True
+    parent = sfn.create_state_machine(name="chain-parent", roleArn=role, definition=json.dumps({"StartAt": "C0", "States": chain}))
+    started = time.monotonic()
+    arn = sfn.start_execution(stateMachineArn=parent["stateMachineArn"], name="parent")["executionArn"]
+    ended = cloud.wait_for_execution(arn, timeout=60, interval=0.02)
+    assert ended["status"] == "SUCCEEDED", (ended.get("error"), ended.get("cause"))
+    assert time.monotonic() - started < 10 * 0.5
 
 
 def test_8_moto_still_imports_ec2_for_the_interpreters_batch_integration():
@@ -199,10 +208,7 @@ def test_9_jsonpath_ng_still_builds_a_parser_for_every_path():
     assert json_path.parse is extended_parse and result_path.parse is plain_parse
 
 
-def _records_table():
-    import boto3
-
-    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+def _records_table(dynamodb):
     dynamodb.create_table(
         TableName="t", BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
@@ -233,35 +239,35 @@ def _items(dynamodb) -> dict[str, str | None]:
     return {item["sk"]["S"]: item.get("done", {}).get("N") for item in dynamodb.scan(TableName="t")["Items"]}
 
 
-def test_10_moto_still_copies_whole_tables_for_a_transaction(aws):
+def test_10_moto_still_copies_whole_tables_for_a_transaction(cloud):
     """Unpatched, a failed transaction replaces the table with a deep copy made before it;
     patched, the table stays and only the transaction's own items are put back. When the
     first check fails, moto no longer copies tables: drop patch 10."""
+    import copy
+
     from moto.dynamodb.models import dynamodb_backends
 
     backend = dynamodb_backends["123456789012"]["us-east-1"]
-    dynamodb = _records_table()
-    table = backend.tables["t"]
-    assert _transaction(dynamodb, "doc-1", expected_done="5") == "TransactionCanceledException"
-    assert backend.tables["t"] is not table, "moto kept the table through a failed transaction: drop patch 10"
-
-    moto_patches.install()
+    dynamodb = _records_table(cloud.client("dynamodb"))
+    moto_patches.uninstall()
     try:
         table = backend.tables["t"]
-        # The Put succeeds before the Update's condition fails: both are undone.
         assert _transaction(dynamodb, "doc-1", expected_done="5") == "TransactionCanceledException"
-        assert backend.tables["t"] is table
-        assert _items(dynamodb) == {"counter": "1"}
-        assert _transaction(dynamodb, "doc-1", expected_done="1") == "written"
-        assert _items(dynamodb) == {"counter": "2", "doc-1": None}
-        # Counted once: the same document again fails on its mark and changes nothing.
-        assert _transaction(dynamodb, "doc-1", expected_done="2") == "TransactionCanceledException"
-        assert _items(dynamodb) == {"counter": "2", "doc-1": None}
-        import copy
-
-        assert copy.deepcopy(table) is not table  # outside a transaction a table still copies
+        assert backend.tables["t"] is not table, "moto kept the table through a failed transaction: drop patch 10"
     finally:
-        moto_patches.uninstall()
+        moto_patches.install()
+
+    table = backend.tables["t"]
+    # The Put succeeds before the Update's condition fails: both are undone.
+    assert _transaction(dynamodb, "doc-1", expected_done="5") == "TransactionCanceledException"
+    assert backend.tables["t"] is table
+    assert _items(dynamodb) == {"counter": "1"}
+    assert _transaction(dynamodb, "doc-1", expected_done="1") == "written"
+    assert _items(dynamodb) == {"counter": "2", "doc-1": None}
+    # Counted once: the same document again fails on its mark and changes nothing.
+    assert _transaction(dynamodb, "doc-1", expected_done="2") == "TransactionCanceledException"
+    assert _items(dynamodb) == {"counter": "2", "doc-1": None}
+    assert copy.deepcopy(table) is not table  # outside a transaction a table still copies
 
 
 def test_11_moto_dynamodb_still_writes_without_a_lock():
@@ -277,7 +283,7 @@ def test_11_moto_dynamodb_still_writes_without_a_lock():
     assert not any("lock" in name.lower() for name in vars(DynamoDBBackend)), "moto's DynamoDB has a lock now"
 
 
-def test_11_a_batch_counted_from_many_threads_counts_each_document_once(tmp_path):
+def test_11_a_batch_counted_from_many_threads_counts_each_document_once(cloud):
     """docflow's batch progress, counted over HTTP from 8 threads at once as the record
     step's invocations do, with a quarter of the documents counted twice (retried steps)."""
     import uuid
@@ -287,19 +293,18 @@ def test_11_a_batch_counted_from_many_threads_counts_each_document_once(tmp_path
 
     from docflow.records import DynamoRecordStore, batch_pk
 
-    with LocalCloud(tmp_path) as cloud:
-        client = boto3.client("dynamodb", endpoint_url=cloud.endpoint_url, region_name="us-east-1",
-                              aws_access_key_id="local", aws_secret_access_key="local")  # fmt: skip
-        store = DynamoRecordStore(cloud.table, client)
-        for _ in range(2):
-            batch_id = uuid.uuid4().hex
-            client.put_item(TableName=cloud.table, Item={**batch_pk(batch_id), "done": {"N": "0"}, "failed": {"N": "0"}})
-            documents = [uuid.uuid4().hex for _ in range(400)]
-            with ThreadPoolExecutor(8) as pool:
-                counted = list(pool.map(lambda d: store.count_in_batch(batch_id, d, False, "now"), documents + documents[:100]))
-            assert counted.count(True) == 400
-            item = client.get_item(TableName=cloud.table, Key=batch_pk(batch_id), ConsistentRead=True)["Item"]
-            assert item["done"]["N"] == "400"
+    client = boto3.client("dynamodb", endpoint_url=cloud.endpoint_url, region_name="us-east-1",
+                          aws_access_key_id="local", aws_secret_access_key="local")  # fmt: skip
+    store = DynamoRecordStore(cloud.table, client)
+    for _ in range(2):
+        batch_id = uuid.uuid4().hex
+        client.put_item(TableName=cloud.table, Item={**batch_pk(batch_id), "done": {"N": "0"}, "failed": {"N": "0"}})
+        documents = [uuid.uuid4().hex for _ in range(400)]
+        with ThreadPoolExecutor(8) as pool:
+            counted = list(pool.map(lambda d: store.count_in_batch(batch_id, d, False, "now"), documents + documents[:100]))
+        assert counted.count(True) == 400
+        item = client.get_item(TableName=cloud.table, Key=batch_pk(batch_id), ConsistentRead=True)["Item"]
+        assert item["done"]["N"] == "400"
 
 
 def test_1_moto_still_passes_aws_sdk_parameters_as_written():
@@ -336,8 +341,6 @@ def test_12_moto_still_refuses_express_children_item_batchers_and_whole_percenta
     """moto's grammar refuses each of the three; when one parses, drop that part of patch 12."""
     import copy
 
-    import pytest
-
     parse = moto_patches._original["parse"]
     for change in ("ItemBatcher", "ExecutionType", "ToleratedFailurePercentage"):
         definition = copy.deepcopy(BATCHED_MAP)
@@ -353,83 +356,78 @@ def test_12_moto_still_refuses_express_children_item_batchers_and_whole_percenta
             parse(json.dumps(definition))
 
 
-def test_12_a_batched_map_gives_each_child_its_items_and_counts_items(tmp_path):
-    import pytest
+def test_12_a_batched_map_gives_each_child_its_items_and_counts_items(cloud):
     from botocore.exceptions import ClientError
 
-    with LocalCloud(tmp_path) as cloud:
-        sfn = cloud.client("stepfunctions")
-        role = "arn:aws:iam::123456789012:role/docflow-local"
-        machine = sfn.create_state_machine(name="batched", roleArn=role, definition=json.dumps(BATCHED_MAP))["stateMachineArn"]
-        arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"items": list(range(7))}))["executionArn"]
-        ended = cloud.wait_for_execution(arn, timeout=60)
-        assert ended["status"] == "SUCCEEDED", ended
-        assert json.loads(ended["output"]) == [{"size": 3}, {"size": 3}, {"size": 1}]
-        (map_run,) = sfn.list_map_runs(executionArn=arn)["mapRuns"]
-        described = sfn.describe_map_run(mapRunArn=map_run["mapRunArn"])
-        assert (described["itemCounts"]["total"], described["itemCounts"]["succeeded"]) == (7, 7)
-        assert described["executionCounts"]["total"] == 3
+    sfn = cloud.client("stepfunctions")
+    role = "arn:aws:iam::123456789012:role/docflow-local"
+    machine = sfn.create_state_machine(name="batched", roleArn=role, definition=json.dumps(BATCHED_MAP))["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"items": list(range(7))}))["executionArn"]
+    ended = cloud.wait_for_execution(arn, timeout=60)
+    assert ended["status"] == "SUCCEEDED", (ended.get("error"), ended.get("cause"))
+    assert json.loads(ended["output"]) == [{"size": 3}, {"size": 3}, {"size": 1}]
+    (map_run,) = sfn.list_map_runs(executionArn=arn)["mapRuns"]
+    described = sfn.describe_map_run(mapRunArn=map_run["mapRunArn"])
+    assert (described["itemCounts"]["total"], described["itemCounts"]["succeeded"]) == (7, 7)
+    assert described["executionCounts"]["total"] == 3
 
-        unsupported = json.loads(json.dumps(BATCHED_MAP))
-        unsupported["States"]["Each"]["ItemBatcher"]["MaxInputBytesPerBatch"] = 1024
-        with pytest.raises(ClientError, match="MaxInputBytesPerBatch"):
-            sfn.create_state_machine(name="unsupported", roleArn=role, definition=json.dumps(unsupported))
+    unsupported = json.loads(json.dumps(BATCHED_MAP))
+    unsupported["States"]["Each"]["ItemBatcher"]["MaxInputBytesPerBatch"] = 1024
+    with pytest.raises(ClientError, match="MaxInputBytesPerBatch"):
+        sfn.create_state_machine(name="unsupported", roleArn=role, definition=json.dumps(unsupported))
 
 
-def test_13_moto_still_lacks_sync_starts_and_reuses_express_names(tmp_path):
+def test_13_moto_still_lacks_sync_starts_and_reuses_express_names(cloud):
     """When moto answers StartSyncExecution, or starts an Express name again, drop that half of patch 13."""
     from moto.stepfunctions.responses import StepFunctionResponse
 
-    with LocalCloud(tmp_path) as cloud:
-        sfn = cloud.client("stepfunctions")
-        definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
-        machine = sfn.create_state_machine(name="express", definition=definition, roleArn="arn:aws:iam::123456789012:role/r", type="EXPRESS")
-        moto_patches.uninstall()
-        try:
-            assert not hasattr(StepFunctionResponse, "start_sync_execution"), "moto has StartSyncExecution: drop it from patch 13"
-            first = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="same", input="{}")["executionArn"]
-            try:  # moto answers with the running execution, or refuses once it has ended
-                again = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="same", input="{}")["executionArn"]
-            except sfn.exceptions.ExecutionAlreadyExists:
-                again = first
-        finally:
-            moto_patches.install()
-        assert first == again, "moto starts a repeated Express name again: drop that half of patch 13"
+    sfn = cloud.client("stepfunctions")
+    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+    machine = sfn.create_state_machine(name="express-names", definition=definition, roleArn="arn:aws:iam::123456789012:role/r", type="EXPRESS")
+    moto_patches.uninstall()
+    try:
+        assert not hasattr(StepFunctionResponse, "start_sync_execution"), "moto has StartSyncExecution: drop it from patch 13"
+        first = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="same", input="{}")["executionArn"]
+        try:  # moto answers with the running execution, or refuses once it has ended
+            again = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="same", input="{}")["executionArn"]
+        except sfn.exceptions.ExecutionAlreadyExists:
+            again = first
+    finally:
+        moto_patches.install()
+    assert first == again, "moto starts a repeated Express name again: drop that half of patch 13"
 
 
-def test_13_express_starts_always_run_and_sync_starts_answer_as_aws_does(tmp_path):
-    with LocalCloud(tmp_path) as cloud:
-        sfn = cloud.client("stepfunctions")
-        role = "arn:aws:iam::123456789012:role/docflow-local"
-        echo = {"StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "Parameters": {"seen.$": "$.n"}, "End": True}}}
-        machine = sfn.create_state_machine(name="echo", roleArn=role, definition=json.dumps(echo), type="EXPRESS")["stateMachineArn"]
+def test_13_express_starts_always_run_and_sync_starts_answer_as_aws_does(cloud):
+    sfn = cloud.client("stepfunctions")
+    role = "arn:aws:iam::123456789012:role/docflow-local"
+    echo = {"StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "Parameters": {"seen.$": "$.n"}, "End": True}}}
+    machine = sfn.create_state_machine(name="echo", roleArn=role, definition=json.dumps(echo), type="EXPRESS")["stateMachineArn"]
 
-        answers = [sfn.start_sync_execution(stateMachineArn=machine, name="same", input=json.dumps({"n": n})) for n in (1, 1, 2)]
-        assert [answer["status"] for answer in answers] == ["SUCCEEDED"] * 3
-        assert [json.loads(answer["output"]) for answer in answers] == [{"seen": 1}, {"seen": 1}, {"seen": 2}]
-        assert len({answer["executionArn"] for answer in answers}) == 3  # each start ran
+    answers = [sfn.start_sync_execution(stateMachineArn=machine, name="same", input=json.dumps({"n": n})) for n in (1, 1, 2)]
+    assert [answer["status"] for answer in answers] == ["SUCCEEDED"] * 3
+    assert [json.loads(answer["output"]) for answer in answers] == [{"seen": 1}, {"seen": 1}, {"seen": 2}]
+    assert len({answer["executionArn"] for answer in answers}) == 3  # each start ran
 
-        failing = {"StartAt": "Fail", "States": {"Fail": {"Type": "Fail", "Error": "Broken", "Cause": "on purpose"}}}
-        broken = sfn.create_state_machine(name="broken", roleArn=role, definition=json.dumps(failing), type="EXPRESS")
-        answer = sfn.start_sync_execution(stateMachineArn=broken["stateMachineArn"], input="{}")
-        assert (answer["status"], answer["error"], answer["cause"]) == ("FAILED", "Broken", "on purpose")
+    failing = {"StartAt": "Fail", "States": {"Fail": {"Type": "Fail", "Error": "Broken", "Cause": "on purpose"}}}
+    broken = sfn.create_state_machine(name="broken", roleArn=role, definition=json.dumps(failing), type="EXPRESS")
+    answer = sfn.start_sync_execution(stateMachineArn=broken["stateMachineArn"], input="{}")
+    assert (answer["status"], answer["error"], answer["cause"]) == ("FAILED", "Broken", "on purpose")
 
 
-def test_14_only_the_latest_ended_express_executions_are_kept(tmp_path, monkeypatch):
+def test_14_only_the_latest_ended_express_executions_are_kept(cloud, monkeypatch):
     """moto keeps every execution (the canary); patched, an Express machine keeps its latest
     EXPRESS_EXECUTIONS_KEPT ended ones, here made 5 to keep the test short."""
     monkeypatch.setattr(moto_patches, "EXPRESS_EXECUTIONS_KEPT", 5)
     monkeypatch.setattr(moto_patches, "_PRUNE_EVERY", 2)
-    with LocalCloud(tmp_path) as cloud:
-        sfn = cloud.client("stepfunctions")
-        definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
-        role = "arn:aws:iam::123456789012:role/r"
-        express = sfn.create_state_machine(name="express", definition=definition, roleArn=role, type="EXPRESS")["stateMachineArn"]
-        standard = sfn.create_state_machine(name="standard", definition=definition, roleArn=role)["stateMachineArn"]
-        for machine in (express, standard):
-            for n in range(20):
-                arn = sfn.start_execution(stateMachineArn=machine, name=f"run-{n}")["executionArn"]
-                cloud.wait_for_execution(arn, timeout=30, interval=0.01)
-        kept = [e["name"] for e in sfn.list_executions(stateMachineArn=express)["executions"]]
-        assert 5 <= len(kept) < 5 + 2 and "run-19" in kept and "run-0" not in kept
-        assert len(sfn.list_executions(stateMachineArn=standard)["executions"]) == 20  # moto keeps every one
+    sfn = cloud.client("stepfunctions")
+    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+    role = "arn:aws:iam::123456789012:role/r"
+    express = sfn.create_state_machine(name="express-kept", definition=definition, roleArn=role, type="EXPRESS")["stateMachineArn"]
+    standard = sfn.create_state_machine(name="standard-kept", definition=definition, roleArn=role)["stateMachineArn"]
+    for machine in (express, standard):
+        for n in range(20):
+            arn = sfn.start_execution(stateMachineArn=machine, name=f"run-{n}")["executionArn"]
+            cloud.wait_for_execution(arn, timeout=30, interval=0.01)
+    kept = [e["name"] for e in sfn.list_executions(stateMachineArn=express)["executions"]]
+    assert 5 <= len(kept) < 5 + 2 and "run-19" in kept and "run-0" not in kept
+    assert len(sfn.list_executions(stateMachineArn=standard)["executions"]) == 20  # moto keeps every one
