@@ -204,6 +204,37 @@ def python_command() -> str:
     return str(local) if local.exists() else sys.executable
 
 
+_START_PROBE = """
+import json, sys, tempfile, time
+started = time.perf_counter()
+from localcloud import LocalCloud
+imported = time.perf_counter()
+with tempfile.TemporaryDirectory() as workdir:
+    cloud = LocalCloud(workdir)
+    cloud.start()
+    ready = time.perf_counter()
+    cloud.stop()
+print(json.dumps({"import_ms": (imported - started) * 1000, "start_ms": (ready - imported) * 1000}))
+"""
+
+
+def start_times(repeats: int = 3) -> dict:
+    """What a `docflow run` pays before its first document: importing the local cloud
+    (moto's interpreter among it) and starting it (moto's backends, the functions, the
+    state machines, the warm workers), in a fresh interpreter, in ms; median of `repeats`."""
+    samples: dict[str, list[float]] = {"import_ms": [], "start_ms": []}
+    for _ in range(repeats):
+        completed = subprocess.run(
+            [python_command(), "-c", _START_PROBE], cwd=REPO, capture_output=True, text=True, timeout=120
+        )
+        lines = [line for line in completed.stdout.splitlines() if line.startswith('{"import_ms"')]
+        if completed.returncode != 0 or not lines:
+            return {"error": (completed.stderr or completed.stdout).strip()[-400:]}
+        for name, value in json.loads(lines[-1]).items():
+            samples[name].append(value)
+    return {name: round(statistics.median(values), 1) for name, values in samples.items()}
+
+
 def import_times(repeats: int = 3) -> dict:
     """Each handler's import in a fresh interpreter (load_handler, as the local cloud's
     worker and Lambda do), in ms: median of `repeats`, taken round-robin over functions so a

@@ -154,6 +154,17 @@ def test_speed(benchmark, results, tmp_path, row):
     )
 
 
+def test_local_cloud_start(benchmark, results):
+    """Not a target of its own: what the one-image row's 2 s must include before any work."""
+    start = benchmark.pedantic(speed.start_times, kwargs={"repeats": 3}, rounds=1, iterations=1)
+    results["local_cloud_start"] = start
+    assert "error" not in start, start["error"]
+    print(
+        f"\nlocal cloud start (median of 3, fresh interpreter): import {start['import_ms']:,.0f} ms, "
+        f"start {start['start_ms']:,.0f} ms"
+    )
+
+
 def test_handler_cold_imports(benchmark, results):
     started = time.perf_counter()
     imports = benchmark.pedantic(speed.import_times, kwargs={"repeats": 3}, rounds=1, iterations=1)
