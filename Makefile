@@ -8,12 +8,13 @@ CDK := JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 node_modules/.bin/cdk
 CDKLOCAL := JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 node_modules/.bin/cdklocal
 ALARM_EMAIL ?=
 
-.PHONY: setup demo test bench bundles synth deploy localstack-deploy localstack-test clean help
+.PHONY: setup demo test test-fast bench bundles synth deploy localstack-deploy localstack-test clean help
 
 help:
 	@echo "make setup   create .venv with everything docflow needs (fast when nothing changed)"
 	@echo "make demo    process examples/ in the local cloud; results in docflow-out/"
 	@echo "make test    run the test suite"
+	@echo "make test-fast  the tests that need no local cloud, server or bundle build (under a minute)"
 	@echo "make bench   run the benchmarks (uses ../shared/corpus when present)"
 	@echo "make synth   build the Lambda bundles and synthesise the CDK app into cdk.out/ (no Docker, no AWS)"
 	@echo "make deploy  deploy to the AWS account of your credentials; ALARM_EMAIL=you@example.com to get alarms"
@@ -36,6 +37,11 @@ demo: setup
 # as the corpus run) on one worker.
 test: setup
 	$(BIN)/python -m pytest -n auto --dist loadscope
+
+# The tests that need no local cloud, no server and no bundle build (those are marked
+# local_cloud), with the fuzz at a quarter of its inputs: for the edit-test loop.
+test-fast: setup
+	FUZZ_SCALE=0.25 $(BIN)/python -m pytest -n auto --dist loadscope -m "not local_cloud"
 
 # benchmarks/test_speed.py compares docflow with the floor and the Celery peer and writes
 # benchmarks/results/latest.json; BENCH_ARGS picks tests, e.g. BENCH_ARGS='-k speed'.

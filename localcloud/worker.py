@@ -39,7 +39,8 @@ class LambdaContext:
 def load_handler(code_dir: Path, handler: str):
     """The handler function named "module.function" in `code_dir`, as Lambda loads it."""
     module_name, _, handler_name = handler.rpartition(".")
-    sys.path.insert(0, str(code_dir))  # as Lambda puts the bundle's root on the path
+    if str(code_dir) not in sys.path:
+        sys.path.insert(0, str(code_dir))  # as Lambda puts the bundle's root on the path
     module_spec = importlib.util.spec_from_file_location(
         f"docflow_function_{code_dir.name}", code_dir / f"{module_name.replace('.', '/')}.py"
     )

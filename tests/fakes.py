@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 from typing import IO, Any
 
 from docflow.errors import DocumentNotFound
+from docflow.workflows import Throttled
+
+EXECUTION_PREFIX = "arn:aws:states:us-east-1:123456789012:execution:"
 
 
 class MemoryObjectStore:
@@ -51,3 +55,50 @@ class MemoryObjectStore:
         for key in doomed:
             del self.objects[key]
         return len(doomed)
+
+
+class FakeWorkflows:
+    """The Workflows protocol in memory: records what was started and stopped, and answers
+    each execution's status from `statuses` (RUNNING until a test says otherwise)."""
+
+    def __init__(self) -> None:
+        self.documents: list[tuple[str, dict[str, Any]]] = []
+        self.batches: list[tuple[str, dict[str, Any]]] = []
+        self.stopped: list[tuple[str, str]] = []
+        self.statuses: dict[str, str] = {}
+        self.throttled_starts = 0  # how many of the next starts Step Functions refuses
+
+    def start_document(self, name: str, document: dict[str, Any]) -> str:
+        if self.throttled_starts:
+            self.throttled_starts -= 1
+            raise Throttled("Step Functions is throttling requests")
+        self.documents.append((name, document))
+        return self._started(f"{EXECUTION_PREFIX}docflow-document:{name}")
+
+    def start_batch(self, name: str, batch: dict[str, Any]) -> str:
+        if self.throttled_starts:
+            self.throttled_starts -= 1
+            raise Throttled("Step Functions is throttling requests")
+        self.batches.append((name, batch))
+        return self._started(f"{EXECUTION_PREFIX}docflow-batch:{name}")
+
+    def status(self, execution_arn: str) -> str:
+        return self.statuses[execution_arn]
+
+    def stop(self, execution_arn: str, cause: str) -> None:
+        self.stopped.append((execution_arn, cause))
+        self.statuses[execution_arn] = "ABORTED"
+
+    def _started(self, arn: str) -> str:
+        self.statuses.setdefault(arn, "RUNNING")
+        return arn
+
+
+class FakeS3:
+    """A boto3 S3 client as far as `docflow run`'s output writer uses one: download_file."""
+
+    def __init__(self, objects: dict[str, bytes]):
+        self.objects = objects
+
+    def download_file(self, bucket: str, key: str, path: str) -> None:
+        Path(path).write_bytes(self.objects[key])

@@ -11,7 +11,7 @@ import uuid
 import boto3
 import pytest
 
-from handlers import FakeContext, load_deployed_handler
+from handlers import lambda_context, load_deployed_handler
 from samples import recorded_result
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
@@ -79,7 +79,7 @@ def proxy_event(method, path, body=None, caller=ALICE, headers=None, query=None,
 
 def call(handler, method, path, **options) -> dict:
     """The handler's raw answer; no answer ever carries a stack trace."""
-    response = handler(proxy_event(method, path, **options), FakeContext())
+    response = handler(proxy_event(method, path, **options), lambda_context())
     assert "Traceback" not in (response.get("body") or ""), response["body"]
     return response
 

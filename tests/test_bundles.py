@@ -27,6 +27,8 @@ from infra.bundles import RUNTIME_PROVIDED, build_bundle
 from infra.catalog import load_catalog, substitute
 from samples import make_image, make_pdf
 
+pytestmark = pytest.mark.local_cloud
+
 ARCHITECTURE = {"x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 BUCKET, TABLE = "docflow-bundle-test", "docflow-bundle-records"

@@ -14,6 +14,8 @@ from PIL import Image
 from docflow_cli.main import main
 from samples import displayed_size
 
+pytestmark = pytest.mark.local_cloud
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 DOCFLOW = Path(sys.executable).parent / "docflow"  # the installed command

@@ -17,6 +17,7 @@ from docflow_cli.main import main
 from samples import displayed_size
 
 pytestmark = [
+    pytest.mark.local_cloud,
     pytest.mark.corpus,
     pytest.mark.skipif(not (CORPUS / "MANIFEST.json").exists(), reason="the shared corpus is absent"),
     pytest.mark.skipif(not shutil.which("pdfinfo") or not shutil.which("pdftotext"), reason="poppler-utils missing"),

@@ -12,7 +12,7 @@ import pytest
 from docflow.detection import HEAD_BYTES, detect, detect_document, extension_disagrees
 from docflow.errors import EmptyFile
 from fakes import MemoryObjectStore
-from handlers import FakeContext, load_handler
+from handlers import lambda_context, load_handler
 from samples import make_image, make_pdf
 
 
@@ -82,7 +82,7 @@ def test_the_s3_adapter_uses_a_ranged_get(s3_store):
 
 def test_the_handler_returns_a_small_detection(s3_store):
     s3_store.put("uploads/d1/x.png", make_pdf(["a pdf in disguise"]), "image/png")
-    result = load_handler("detect")({"document_id": "d1", "key": "uploads/d1/x.png", "filename": "x.png"}, FakeContext())
+    result = load_handler("detect")({"document_id": "d1", "key": "uploads/d1/x.png", "filename": "x.png"}, lambda_context())
     assert result == {"mime_type": "application/pdf", "kind": "pdf", "size_bytes": result["size_bytes"], "extension_mismatch": True}
 
 

@@ -17,7 +17,7 @@ from docflow import extraction, keys
 from docflow.errors import PdfCorrupt, PdfEncrypted, PdfTooManyPages, Timeout
 from docflow.extraction import PAGE_SEPARATOR, extract_document, iter_page_texts, join_letter_spacing, normalize_text
 from fakes import MemoryObjectStore
-from handlers import FakeContext, load_handler
+from handlers import lambda_context, load_handler
 from samples import LOREM, make_pdf, raw_pdf
 
 
@@ -87,7 +87,7 @@ def test_letter_spaced_words_are_rejoined_and_others_left_alone():
 
 def test_the_handler_streams_the_text_to_s3(s3_store):
     s3_store.put("uploads/d9/a.pdf", make_pdf([LOREM] * 3), "application/pdf")
-    result = load_handler("extract")({"document_id": "d9", "key": "uploads/d9/a.pdf", "filename": "a.pdf"}, FakeContext())
+    result = load_handler("extract")({"document_id": "d9", "key": "uploads/d9/a.pdf", "filename": "a.pdf"}, lambda_context())
     assert result["page_count"] == 3 and result["text_key"] == "documents/d9/text.txt"
     assert s3_store.client.get_object(Bucket=s3_store.bucket, Key=result["text_key"])["Body"].read().count(b"Serverless") == 3
 
@@ -106,7 +106,7 @@ def test_extraction_stops_before_the_time_runs_out_and_keeps_what_it_read(monkey
 def test_the_handler_watches_its_remaining_time(s3_store, monkeypatch):
     monkeypatch.setenv("DOCFLOW_TIME_MARGIN_SECONDS", "100")  # more than the 60 s the context has
     s3_store.put("uploads/d/long.pdf", make_pdf(["one", "two", "three"]), "application/pdf")
-    result = load_handler("extract")({"document_id": "d", "key": "uploads/d/long.pdf", "filename": "long.pdf"}, FakeContext())
+    result = load_handler("extract")({"document_id": "d", "key": "uploads/d/long.pdf", "filename": "long.pdf"}, lambda_context())
     assert (result["page_count"], result["pages_unread"], result["word_count"]) == (3, 2, 1)
 
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 from hostile import HOSTILE_CASES, Expected
 
-pytestmark = pytest.mark.workflow
+pytestmark = pytest.mark.local_cloud
 
 REPO = Path(__file__).resolve().parent.parent
 BOUND_SECONDS = 600

@@ -20,6 +20,8 @@ from docflow.ingestion import upload_event_pattern  # noqa: E402
 from infra.catalog import load_catalog, placeholders, service_name, state_machine_files, workflow_types  # noqa: E402
 from infra.stack import build_app  # noqa: E402
 
+pytestmark = pytest.mark.local_cloud
+
 SPECS = {spec.name: spec for spec in load_catalog()}
 DATA_SERVICES = ("s3:", "dynamodb:", "sqs:", "states:", "lambda:")
 

@@ -16,7 +16,7 @@ import pytest
 from docflow import keys
 from docflow.ingestion import Upload, upload_event_pattern
 from docflow.records import DocumentRecord
-from handlers import FakeContext, load_deployed_handler
+from handlers import lambda_context, load_deployed_handler
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
@@ -138,7 +138,7 @@ def sqs_event(*records: dict) -> dict:
 
 def invoke(ingest, *records: dict) -> list[str]:
     """Runs one invocation; returns the message ids it reported as failed."""
-    response = ingest(sqs_event(*records), FakeContext())
+    response = ingest(sqs_event(*records), lambda_context())
     return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
 
 

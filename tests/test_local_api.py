@@ -13,6 +13,8 @@ from infra.catalog import ThrottleSpec
 from localcloud.api_gateway import MAX_BODY_BYTES, LocalApiGateway, Throttle, caller_for
 from localcloud.workers import Invocation
 
+pytestmark = pytest.mark.local_cloud
+
 TOKEN = "t0ken-for-tests"
 
 

@@ -13,6 +13,8 @@ from infra.catalog import FunctionSpec, load_catalog, substitute
 from localcloud import workers
 from localcloud.workers import FunctionPool, Zygote
 
+pytestmark = pytest.mark.local_cloud
+
 MISBEHAVING = Path(__file__).parent / "local_functions" / "misbehaving"
 
 

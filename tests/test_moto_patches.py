@@ -10,6 +10,8 @@ import pytest
 
 from localcloud import LocalCloud, moto_patches
 
+pytestmark = pytest.mark.local_cloud
+
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory):

@@ -20,7 +20,7 @@ from docflow.outcome import (
     record_outcome,
 )
 from fakes import MemoryObjectStore
-from handlers import FakeContext, load_handler
+from handlers import lambda_context, load_handler
 
 NOW = datetime(2026, 3, 1, 12, 30, 5, tzinfo=timezone.utc)
 BASE = {"document_id": "d1", "key": "uploads/d1/a.pdf", "filename": "a.pdf"}
@@ -240,7 +240,7 @@ def test_recording_the_same_state_twice_gives_the_same_outcome():
 def test_the_handler_returns_only_a_summary(s3_store):
     state = {**BASE, "batch_id": "b1", "detection": PDF,
              "failure": {"Error": "PdfCorrupt", "Cause": lambda_cause("PdfCorrupt", "bad xref")}}
-    result = load_handler("record")(state, FakeContext())
+    result = load_handler("record")(state, lambda_context())
     assert result == {"document_id": "d1", "status": "failed", "error_code": "pdf_corrupt"}
     recorded = s3_store.get_json(keys.result_key("d1"))
     assert recorded["error"] == {"code": "pdf_corrupt", "message": "bad xref"}
@@ -249,16 +249,16 @@ def test_the_handler_returns_only_a_summary(s3_store):
 
 def test_the_handler_records_success_and_skips(s3_store):
     handler = load_handler("record")
-    succeeded = handler({**BASE, "detection": PDF, "extraction": EXTRACTION, "analysis": ANALYSIS}, FakeContext())
+    succeeded = handler({**BASE, "detection": PDF, "extraction": EXTRACTION, "analysis": ANALYSIS}, lambda_context())
     assert succeeded == {"document_id": "d1", "status": "succeeded", "error_code": None}
     assert s3_store.get_json(keys.result_key("d1"))["keywords"] == ANALYSIS["keywords"]
-    skipped = handler({**BASE, "document_id": "d2", "detection": {**PDF, "kind": "unsupported"}}, FakeContext())
+    skipped = handler({**BASE, "document_id": "d2", "detection": {**PDF, "kind": "unsupported"}}, lambda_context())
     assert skipped == {"document_id": "d2", "status": "skipped", "error_code": "unsupported_type"}
 
 
 def test_the_handler_counts_failures_by_code(s3_store, capsys):
     state = {**BASE, "failure": {"Error": "PdfEncrypted", "Cause": lambda_cause("PdfEncrypted", "locked")}}
-    load_handler("record")(state, FakeContext())
+    load_handler("record")(state, lambda_context())
     out = capsys.readouterr().out
     metrics = [json.loads(line) for line in out.splitlines() if '"_aws"' in line]
     (failed,) = [m for m in metrics if "DocumentsFailed" in m]

@@ -6,14 +6,7 @@ import json
 from pathlib import Path
 
 from docflow_cli.output import summary_table, write_outputs
-
-
-class FakeS3:
-    def __init__(self, objects: dict[str, bytes]):
-        self.objects = objects
-
-    def download_file(self, bucket: str, key: str, path: str) -> None:
-        Path(path).write_bytes(self.objects[key])
+from fakes import FakeS3
 
 
 def entry(name: str, document_id: str, **fields) -> dict:

@@ -22,7 +22,7 @@ from docflow_cli.batch import Batch, InputFile, submit_batch, wait_for_batch
 from localcloud import LocalCloud
 from samples import LOREM, make_image, make_pdf
 
-pytestmark = pytest.mark.workflow
+pytestmark = pytest.mark.local_cloud
 
 SMALL, LARGE = 3, 12
 DOCUMENT_PAYLOAD_LIMIT = 4096  # bytes: an outcome's summary and some keys, never content

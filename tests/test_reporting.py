@@ -13,7 +13,7 @@ from docflow import keys
 from docflow.errors import TransientError
 from docflow.reporting import MISSING_OUTCOME, READERS, TOP_KEYWORDS, build_report, write_batch_report
 from fakes import MemoryObjectStore
-from handlers import FakeContext, load_handler
+from handlers import lambda_context, load_handler
 
 STARTED, FINISHED = "2026-03-01T12:00:00+00:00", "2026-03-01T12:05:00+00:00"
 ENTRY_FIELDS = {"document_id", "filename", "status", "mime_type", "kind", "size_bytes", "extension_mismatch",
@@ -246,7 +246,7 @@ def test_the_handler(s3_store):
     s3_store.put_json(keys.result_key("d1"), result(1))
     s3_store.put_json(keys.result_key("d3"), failed(3, "image_corrupt"))
     event = {"batch_id": "b7", "manifest_key": keys.manifest_key("b7"), "started_at": STARTED}
-    returned = load_handler("report")(event, FakeContext())
+    returned = load_handler("report")(event, lambda_context())
     assert set(returned) == {"report_key", "summary"} and returned["report_key"] == keys.report_key("b7")
     summary = returned["summary"]
     assert (summary["total_documents"], summary["succeeded"], summary["failed"]) == (3, 1, 2)
@@ -262,5 +262,5 @@ def test_the_handler_refuses_a_bad_batch_id(s3_store):
     from pydantic import ValidationError
 
     with pytest.raises(ValidationError):
-        load_handler("report")({"batch_id": "../x", "manifest_key": "batches/x/manifest.json"}, FakeContext())
+        load_handler("report")({"batch_id": "../x", "manifest_key": "batches/x/manifest.json"}, lambda_context())
     assert not s3_store.client.list_objects_v2(Bucket=s3_store.bucket).get("Contents")

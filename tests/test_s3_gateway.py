@@ -21,6 +21,8 @@ from botocore.exceptions import ClientError
 
 from localcloud.s3_gateway import S3Gateway
 
+pytestmark = pytest.mark.local_cloud
+
 REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 PDF = b"%PDF-1.4\n" + bytes(range(256)) + b"\r\n--not-a-boundary\r\n%%EOF\n"

@@ -21,7 +21,7 @@ from PIL import Image
 
 from corpus import corpus_files
 
-pytestmark = pytest.mark.workflow
+pytestmark = pytest.mark.local_cloud
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"

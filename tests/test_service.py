@@ -25,48 +25,11 @@ from docflow.service import (
     UnsupportedMediaType,
 )
 from docflow.workflows import Throttled
+from fakes import EXECUTION_PREFIX, FakeWorkflows
 from samples import recorded_result
 
 START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
-EXECUTION_PREFIX = "arn:aws:states:us-east-1:123456789012:execution:"
 MAX_PRESIGN = timedelta(minutes=15)
-
-
-class FakeWorkflows:
-    """The Workflows protocol in memory: records what was started and stopped, and answers
-    each execution's status from `statuses` (RUNNING until a test says otherwise)."""
-
-    def __init__(self) -> None:
-        self.documents: list[tuple[str, dict[str, Any]]] = []
-        self.batches: list[tuple[str, dict[str, Any]]] = []
-        self.stopped: list[tuple[str, str]] = []
-        self.statuses: dict[str, str] = {}
-        self.throttled_starts = 0  # how many of the next starts Step Functions refuses
-
-    def start_document(self, name: str, document: dict[str, Any]) -> str:
-        if self.throttled_starts:
-            self.throttled_starts -= 1
-            raise Throttled("Step Functions is throttling requests")
-        self.documents.append((name, document))
-        return self._started(f"{EXECUTION_PREFIX}docflow-document:{name}")
-
-    def start_batch(self, name: str, batch: dict[str, Any]) -> str:
-        if self.throttled_starts:
-            self.throttled_starts -= 1
-            raise Throttled("Step Functions is throttling requests")
-        self.batches.append((name, batch))
-        return self._started(f"{EXECUTION_PREFIX}docflow-batch:{name}")
-
-    def status(self, execution_arn: str) -> str:
-        return self.statuses[execution_arn]
-
-    def stop(self, execution_arn: str, cause: str) -> None:
-        self.stopped.append((execution_arn, cause))
-        self.statuses[execution_arn] = "ABORTED"
-
-    def _started(self, arn: str) -> str:
-        self.statuses.setdefault(arn, "RUNNING")
-        return arn
 
 
 class Clock:

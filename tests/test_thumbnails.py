@@ -12,7 +12,7 @@ from PIL import Image, JpegImagePlugin
 from docflow.errors import ImageCorrupt, ImageTooLarge
 from docflow.thumbnails import make_thumbnail, render_thumbnail, thumbnail_size
 from fakes import MemoryObjectStore
-from handlers import FakeContext, load_handler
+from handlers import lambda_context, load_handler
 from samples import make_exif_rotated_jpeg, make_image
 
 
@@ -113,6 +113,6 @@ def test_the_thumbnail_is_stored_beside_the_document():
 
 def test_the_handler(s3_store):
     s3_store.put("uploads/d2/p.jpg", make_image("JPEG", (1000, 500)), "image/jpeg")
-    result = load_handler("thumbnail")({"document_id": "d2", "key": "uploads/d2/p.jpg", "filename": "p.jpg"}, FakeContext())
+    result = load_handler("thumbnail")({"document_id": "d2", "key": "uploads/d2/p.jpg", "filename": "p.jpg"}, lambda_context())
     assert result == {"thumbnail_key": "documents/d2/thumbnail.jpg", "format": "jpeg", "width": 300, "height": 150,
                       "original_width": 1000, "original_height": 500, "partial": False}

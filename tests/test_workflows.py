@@ -14,7 +14,7 @@ from docflow import keys
 from localcloud import LocalCloud
 from samples import LOREM, make_image, make_pdf
 
-pytestmark = pytest.mark.workflow
+pytestmark = pytest.mark.local_cloud
 
 
 @pytest.fixture(scope="module")
