@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import mimetypes
-import os
 from dataclasses import asdict, dataclass
 from pathlib import PurePosixPath
 from typing import Literal
 
 from docflow.errors import EmptyFile, FileTooLarge
+from docflow.settings import DEFAULTS, Settings
 from docflow.storage import ObjectStore
 
 Kind = Literal["pdf", "image", "unsupported"]
@@ -16,9 +16,6 @@ Kind = Literal["pdf", "image", "unsupported"]
 # libmagic needs far less than this for PDFs and images; the margin covers formats whose
 # signature sits behind a long header. A ranged GET of 64 KiB costs the same as 1 KiB.
 HEAD_BYTES = 64 * 1024
-# Extract and thumbnail copy the whole file to Lambda's /tmp (512 MB by default) and read
-# it there; anything larger is refused up front, whatever its type.
-DEFAULT_MAX_FILE_BYTES = 200 * 1024 * 1024
 
 IMAGE_TYPES = frozenset(
     {"image/png", "image/jpeg", "image/gif", "image/webp", "image/tiff", "image/bmp", "image/x-ms-bmp"}
@@ -68,15 +65,11 @@ def extension_disagrees(filename: str, mime_type: str) -> bool:
     return normalise(expected) != normalise(mime_type)
 
 
-def max_file_bytes() -> int:
-    return int(os.environ.get("DOCFLOW_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES))
-
-
-def detect(head: bytes, size_bytes: int, filename: str) -> Detection:
+def detect(head: bytes, size_bytes: int, filename: str, settings: Settings = DEFAULTS) -> Detection:
     if size_bytes == 0:
         raise EmptyFile(f"{filename} is empty")
-    if size_bytes > max_file_bytes():
-        raise FileTooLarge(f"The file is {size_bytes:,} bytes; the limit is {max_file_bytes():,}")
+    if size_bytes > settings.max_file_bytes:
+        raise FileTooLarge(f"The file is {size_bytes:,} bytes; the limit is {settings.max_file_bytes:,}")
     mime_type = sniff_mime_type(head)
     return Detection(
         mime_type=mime_type,
@@ -86,10 +79,10 @@ def detect(head: bytes, size_bytes: int, filename: str) -> Detection:
     )
 
 
-def detect_document(store: ObjectStore, key: str, filename: str) -> Detection:
+def detect_document(store: ObjectStore, key: str, filename: str, settings: Settings = DEFAULTS) -> Detection:
     """Detects the stored document at `key` from its first bytes, never the whole object."""
     head, size = store.read_head(key, HEAD_BYTES)
-    return detect(head, size, filename)
+    return detect(head, size, filename, settings)
 
 
 def _use_bundled_libmagic() -> None:

@@ -27,12 +27,10 @@ from typing import Callable, Iterator
 
 from docflow import keys
 from docflow.errors import DocflowError, PdfCorrupt, PdfEncrypted, PdfTooManyPages, Timeout
+from docflow.settings import DEFAULTS, Settings
 from docflow.storage import ObjectStore
 
 PAGE_SEPARATOR = "\f"  # as pdftotext separates pages
-DEFAULT_MAX_PAGES = 20_000
-# Time kept back from the function's limit to upload the text read so far and return.
-DEFAULT_TIME_MARGIN_SECONDS = 15.0
 # How often a wait for the reader's next page looks at the clock and the child's health.
 _POLL_SECONDS = 0.25
 
@@ -52,10 +50,6 @@ class Extraction:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def max_pages() -> int:
-    return int(os.environ.get("DOCFLOW_MAX_PAGES", DEFAULT_MAX_PAGES))
 
 
 # ---------------------------------------------------------------------------------------
@@ -191,15 +185,15 @@ class _OutOfTime(Exception):
     """The reader's child was still working when the time ran out; it has been stopped."""
 
 
-def iter_page_texts(path: Path) -> Iterator[str | None]:
+def iter_page_texts(path: Path, settings: Settings = DEFAULTS) -> Iterator[str | None]:
     """The text of each page in order, normalised; None for a page that could not be read.
 
     The one place that knows the text engines, so another can replace them here alone."""
-    yield from _page_texts(path, None)
+    yield from _page_texts(path, None, settings.max_pages)
 
 
-def _page_texts(path: Path, out_of_time: Callable[[], bool] | None) -> Iterator[str | None]:
-    reader, count, encrypted = _checked_reader(path)
+def _page_texts(path: Path, out_of_time: Callable[[], bool] | None, max_pages: int) -> Iterator[str | None]:
+    reader, count, encrypted = _checked_reader(path, max_pages)
     if count:
         _warm_pdfium()
         yield from _forked_pages(path, reader, count, "" if encrypted else None, out_of_time)
@@ -234,7 +228,7 @@ def _warm_pdfium() -> None:
     document.close()
 
 
-def _checked_reader(path: Path):
+def _checked_reader(path: Path, max_pages: int):
     """pypdf's checks before any page is parsed: (reader, page count, whether encrypted)."""
     from pypdf import PdfReader
     from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
@@ -251,8 +245,8 @@ def _checked_reader(path: Path):
             if not opened:
                 raise PdfEncrypted("The PDF is protected by a password")
         declared = _declared_page_count(reader)
-        if declared > max_pages():  # before pypdf walks a page tree that large
-            raise PdfTooManyPages(f"The PDF has {declared:,} pages; the limit is {max_pages():,}")
+        if declared > max_pages:  # before pypdf walks a page tree that large
+            raise PdfTooManyPages(f"The PDF has {declared:,} pages; the limit is {max_pages:,}")
         page_count = len(reader.pages)
     except (PdfEncrypted, PdfTooManyPages):
         raise
@@ -268,8 +262,8 @@ def _checked_reader(path: Path):
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError, OSError) as error:
         # PyPdfError covers PdfReadError and pypdf's own limits (page-tree depth and size).
         raise PdfCorrupt(f"The PDF cannot be read: {_describe(error)}") from error
-    if page_count > max_pages():
-        raise PdfTooManyPages(f"The PDF has {page_count:,} pages; the limit is {max_pages():,}")
+    if page_count > max_pages:
+        raise PdfTooManyPages(f"The PDF has {page_count:,} pages; the limit is {max_pages:,}")
     return reader, page_count, encrypted
 
 
@@ -462,10 +456,6 @@ def _describe(error: BaseException) -> str:
     return text if len(text) <= 200 else text[:199] + "…"
 
 
-def time_margin() -> float:
-    return float(os.environ.get("DOCFLOW_TIME_MARGIN_SECONDS", DEFAULT_TIME_MARGIN_SECONDS))
-
-
 def page_count(pdf: Path) -> int:
     """The page count pypdf's walk of the page tree finds, as extraction iterates it."""
     from pypdf import PdfReader
@@ -473,13 +463,15 @@ def page_count(pdf: Path) -> int:
     return len(PdfReader(pdf).pages)
 
 
-def extract_text(pdf: Path, sink, out_of_time: Callable[[], bool] = lambda: False) -> tuple[int, int, int, int, bool]:
+def extract_text(
+    pdf: Path, sink, out_of_time: Callable[[], bool] = lambda: False, max_pages: int = DEFAULTS.max_pages
+) -> tuple[int, int, int, int, bool]:
     """Writes the PDF's text to `sink` (a text stream); returns (pages read, words, chars,
     failed pages, whether it stopped early because `out_of_time()` said so). A reader
     still busy on a page when `out_of_time()` turns true is stopped; if it had not sent the
     first page yet, that is a Timeout."""
     pages = words = chars = failed = 0
-    texts = _page_texts(pdf, out_of_time)
+    texts = _page_texts(pdf, out_of_time, max_pages)
     try:
         for text in texts:
             if pages and out_of_time():
@@ -503,19 +495,23 @@ def extract_text(pdf: Path, sink, out_of_time: Callable[[], bool] = lambda: Fals
 
 
 def extract_document(
-    store: ObjectStore, document_id: str, key: str, remaining_seconds: Callable[[], float] | None = None
+    store: ObjectStore,
+    document_id: str,
+    key: str,
+    remaining_seconds: Callable[[], float] | None = None,
+    settings: Settings = DEFAULTS,
 ) -> Extraction:
     """Extracts every page it can before `remaining_seconds()` falls to the time margin;
     then it keeps what it has, so a huge PDF ends with a partial text, not a killed worker."""
     text_key = keys.text_key(document_id)
-    margin = time_margin()
+    margin = settings.time_margin_seconds
     out_of_time = (lambda: remaining_seconds() < margin) if remaining_seconds else (lambda: False)
     with tempfile.TemporaryDirectory(prefix="docflow-extract-") as workdir:
         pdf, text = Path(workdir) / "document.pdf", Path(workdir) / "text.txt"
         with pdf.open("wb") as sink:
             store.download(key, sink)
         with text.open("w", encoding="utf-8", errors="replace") as sink:
-            pages, words, chars, failed, stopped = extract_text(pdf, sink, out_of_time)
+            pages, words, chars, failed, stopped = extract_text(pdf, sink, out_of_time, settings.max_pages)
         with text.open("rb") as source:
             store.upload(text_key, source, "text/plain; charset=utf-8")
         total = page_count(pdf) if stopped else pages

@@ -6,7 +6,6 @@ batch of someone else's is answered exactly like one that does not exist."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -21,6 +20,7 @@ from docflow.records import (
     InvalidCursor,
     RecordStore,
 )
+from docflow.settings import Settings
 from docflow.storage import ObjectStore, Presigner
 from docflow.workflows import Workflows
 
@@ -30,7 +30,6 @@ ALLOWED_CONTENT_TYPES = frozenset(
     {"application/pdf", "image/png", "image/jpeg", "image/webp", "image/gif", "image/tiff"}
 )
 MAX_BATCH_DOCUMENTS = 10_000
-MAX_PRESIGN_SECONDS = 15 * 60
 # Execution states that end a batch, and the status the batch then has.
 _ENDED_EXECUTIONS = {"FAILED": "failed", "TIMED_OUT": "failed", "ABORTED": "cancelled"}
 
@@ -64,30 +63,6 @@ class UnsupportedMediaType(ServiceError):
 
 class InvalidRequest(ServiceError):
     status, code = 422, "invalid_request"
-
-
-@dataclass(frozen=True)
-class Settings:
-    max_upload_bytes: int = 50 * 1024 * 1024
-    upload_expiry_seconds: int = MAX_PRESIGN_SECONDS
-    download_expiry_seconds: int = MAX_PRESIGN_SECONDS
-    retention_days: int = 30
-
-    @classmethod
-    def from_environment(cls) -> Settings:
-        defaults = cls()
-        return cls(
-            max_upload_bytes=int(os.environ.get("DOCFLOW_MAX_UPLOAD_BYTES", defaults.max_upload_bytes)),
-            # S3 would honour a longer expiry; docflow's promise is 15 minutes at most.
-            upload_expiry_seconds=min(
-                MAX_PRESIGN_SECONDS, int(os.environ.get("DOCFLOW_UPLOAD_EXPIRY_SECONDS", defaults.upload_expiry_seconds))
-            ),
-            download_expiry_seconds=min(
-                MAX_PRESIGN_SECONDS,
-                int(os.environ.get("DOCFLOW_DOWNLOAD_EXPIRY_SECONDS", defaults.download_expiry_seconds)),
-            ),
-            retention_days=int(os.environ.get("DOCFLOW_RETENTION_DAYS", defaults.retention_days)),
-        )
 
 
 def _now() -> datetime:

@@ -6,7 +6,6 @@ decoded, and JPEGs are decoded in draft mode straight at a reduced scale."""
 from __future__ import annotations
 
 import io
-import os
 import re
 import tempfile
 import warnings
@@ -17,10 +16,10 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from docflow import keys
 from docflow.errors import ImageCorrupt, ImageTooLarge
+from docflow.settings import DEFAULTS, Settings
 from docflow.storage import ObjectStore
 
 MAX_SIDE = 300
-DEFAULT_MAX_PIXELS = 100_000_000
 JPEG_QUALITY = 85
 
 
@@ -36,10 +35,6 @@ class Thumbnail:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def max_pixels() -> int:
-    return int(os.environ.get("DOCFLOW_MAX_IMAGE_PIXELS", DEFAULT_MAX_PIXELS))
 
 
 def thumbnail_size(width: int, height: int, limit: int = MAX_SIDE) -> tuple[int, int]:
@@ -93,10 +88,12 @@ def _load(image: Image.Image) -> bool:
     return True
 
 
-def render_thumbnail(source: IO[bytes]) -> tuple[bytes, str, tuple[int, int], tuple[int, int], bool]:
+def render_thumbnail(
+    source: IO[bytes], settings: Settings = DEFAULTS
+) -> tuple[bytes, str, tuple[int, int], tuple[int, int], bool]:
     """Returns (encoded thumbnail, "jpeg" or "png", its size, the original's displayed size,
     whether the file was truncated)."""
-    limit = max_pixels()
+    limit = settings.max_image_pixels
     # Pillow's own guard checks the header's size as the image is opened, before any pixel
     # is decoded; aligned with docflow's limit and made an error, it is the bound.
     Image.MAX_IMAGE_PIXELS = limit
@@ -139,11 +136,11 @@ def render_thumbnail(source: IO[bytes]) -> tuple[bytes, str, tuple[int, int], tu
     return out.getvalue(), fmt, image.size, original, partial
 
 
-def make_thumbnail(store: ObjectStore, document_id: str, key: str) -> Thumbnail:
+def make_thumbnail(store: ObjectStore, document_id: str, key: str, settings: Settings = DEFAULTS) -> Thumbnail:
     with tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024) as source:
         store.download(key, source)
         source.seek(0)
-        data, fmt, (width, height), (original_width, original_height), partial = render_thumbnail(source)
+        data, fmt, (width, height), (original_width, original_height), partial = render_thumbnail(source, settings)
     extension = "png" if fmt == "png" else "jpg"
     thumbnail_key = keys.thumbnail_key(document_id, extension)
     store.put(thumbnail_key, data, f"image/{fmt}")

@@ -31,6 +31,7 @@ from docflow.detection import detect_document
 from docflow.errors import DocflowError
 from docflow.extraction import extract_document
 from docflow.outcome import decide_outcome
+from docflow.settings import DEFAULTS, Settings
 from docflow.thumbnails import make_thumbnail
 from fakes import MemoryObjectStore
 from samples import LOREM, make_exif_rotated_jpeg, make_image, make_pdf, raw_pdf
@@ -567,7 +568,9 @@ def _differences(outcome: dict, state: dict, text: str | None, elapsed: float, e
 # The document workflow, in process
 
 
-def run_workflow(data: bytes, filename: str, document_id: str = "hostile-1") -> tuple[dict, dict, MemoryObjectStore]:
+def run_workflow(
+    data: bytes, filename: str, document_id: str = "hostile-1", settings: Settings = DEFAULTS
+) -> tuple[dict, dict, MemoryObjectStore]:
     """Runs a document as statemachine/document.asl.json does: upload under docflow's key,
     Detect, route by kind to ExtractText + AnalyzeText or MakeThumbnail, a docflow error
     caught into $.failure, and RecordOutcome's decision. Returns (outcome, state, store).
@@ -579,14 +582,14 @@ def run_workflow(data: bytes, filename: str, document_id: str = "hostile-1") -> 
     store.put(key, data, "application/octet-stream")
     state: dict = {"document_id": document_id, "key": key, "filename": filename}
     try:
-        detection = detect_document(store, key, filename)
+        detection = detect_document(store, key, filename, settings)
         state["detection"] = detection.to_dict()
         if detection.kind == "pdf":
-            extraction = extract_document(store, document_id, key)
+            extraction = extract_document(store, document_id, key, settings=settings)
             state["extraction"] = extraction.to_dict()
             state["analysis"] = analyze_document(store, extraction.text_key).to_dict()
         elif detection.kind == "image":
-            state["thumbnail"] = make_thumbnail(store, document_id, key).to_dict()
+            state["thumbnail"] = make_thumbnail(store, document_id, key, settings).to_dict()
     except DocflowError as error:
         # What Lambda reports and the Catch stores: the class name and a JSON cause.
         cause = {"errorMessage": error.message, "errorType": type(error).__name__, "stackTrace": []}

@@ -95,11 +95,12 @@ def test_corpus_types_equal_file_mime_type(corpus_pdfs, corpus_images):
         assert detect(data[:HEAD_BYTES], len(data), path.name).mime_type == expected, path.name
 
 
-def test_a_file_over_the_size_limit_is_refused_before_it_is_read(monkeypatch):
-    from docflow.errors import FileTooLarge
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read():
     from docflow.detection import detect
+    from docflow.errors import FileTooLarge
+    from docflow.settings import Settings
 
-    monkeypatch.setenv("DOCFLOW_MAX_FILE_BYTES", "1000")
+    small = Settings(max_file_bytes=1000)
     with pytest.raises(FileTooLarge, match="1,001 bytes; the limit is 1,000"):
-        detect(b"%PDF-1.4", 1001, "big.pdf")
-    assert detect(b"%PDF-1.4\n", 1000, "ok.pdf").kind == "pdf"
+        detect(b"%PDF-1.4", 1001, "big.pdf", small)
+    assert detect(b"%PDF-1.4\n", 1000, "ok.pdf", small).kind == "pdf"

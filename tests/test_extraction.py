@@ -16,6 +16,7 @@ from pypdf import PdfReader, PdfWriter
 from docflow import extraction, keys
 from docflow.errors import PdfCorrupt, PdfEncrypted, PdfTooManyPages, Timeout
 from docflow.extraction import PAGE_SEPARATOR, extract_document, iter_page_texts, join_letter_spacing, normalize_text
+from docflow.settings import DEFAULTS, Settings
 from fakes import MemoryObjectStore
 from handlers import lambda_context, load_handler
 from samples import LOREM, make_pdf, raw_pdf
@@ -29,9 +30,9 @@ def encrypted(user_password: str) -> bytes:
     return out.getvalue()
 
 
-def extract(data: bytes):
+def extract(data: bytes, settings: Settings = DEFAULTS):
     store = MemoryObjectStore({"uploads/d/x.pdf": data})
-    return store, extract_document(store, "d", "uploads/d/x.pdf")
+    return store, extract_document(store, "d", "uploads/d/x.pdf", settings=settings)
 
 
 def test_every_page_is_extracted_in_order_into_s3_beside_the_document():
@@ -74,10 +75,9 @@ def test_an_unreadable_pdf_is_pdf_corrupt(data):
         extract(data)
 
 
-def test_the_page_limit_is_enforced(monkeypatch):
-    monkeypatch.setenv("DOCFLOW_MAX_PAGES", "3")
+def test_the_page_limit_is_enforced():
     with pytest.raises(PdfTooManyPages, match="4 pages"):
-        extract(make_pdf(["p"] * 4))
+        extract(make_pdf(["p"] * 4), Settings(max_pages=3))
 
 
 def test_letter_spaced_words_are_rejoined_and_others_left_alone():
@@ -92,11 +92,12 @@ def test_the_handler_streams_the_text_to_s3(s3_store):
     assert s3_store.client.get_object(Bucket=s3_store.bucket, Key=result["text_key"])["Body"].read().count(b"Serverless") == 3
 
 
-def test_extraction_stops_before_the_time_runs_out_and_keeps_what_it_read(monkeypatch):
-    monkeypatch.setenv("DOCFLOW_TIME_MARGIN_SECONDS", "10")
+def test_extraction_stops_before_the_time_runs_out_and_keeps_what_it_read():
     budget = iter([60, 50, 40, 30, 20, 9, 8, 7])  # seconds left, as each page after the first is read
     store = MemoryObjectStore({"uploads/d/x.pdf": make_pdf([f"page {n} words" for n in range(30)])})
-    extraction = extract_document(store, "d", "uploads/d/x.pdf", remaining_seconds=lambda: next(budget))
+    extraction = extract_document(
+        store, "d", "uploads/d/x.pdf", remaining_seconds=lambda: next(budget), settings=Settings(time_margin_seconds=10)
+    )
     text = store.objects[keys.text_key("d")].decode()
     assert extraction.page_count == 30 and extraction.pages_unread == 24
     assert text.split(PAGE_SEPARATOR) == [f"page {n} words\n" for n in range(6)]
@@ -306,7 +307,6 @@ def _gone(pid: int) -> bool:
 def test_a_reader_that_hangs_is_stopped_when_the_time_runs_out_and_the_pages_read_are_kept(monkeypatch, tmp_path):
     monkeypatch.setattr(extraction, "_POLL_SECONDS", 0.02)
     monkeypatch.setattr(extraction, "_read_pages", _hanging_reader(tmp_path / "pid", pages_before=2))
-    monkeypatch.setenv("DOCFLOW_TIME_MARGIN_SECONDS", "15")
     deadline = time.monotonic() + 0.5
     store = MemoryObjectStore({"uploads/d/x.pdf": make_pdf(["one", "two", "three", "four"])})
     started = time.monotonic()

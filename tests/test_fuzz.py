@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from corpus import corpus_files
+from docflow.settings import Settings
 from docflow.thumbnails import MAX_SIDE
 from hostile import Hang, run_workflow, seeds, watchdog
 from samples import make_pdf
@@ -40,7 +41,7 @@ RANDOM = os.environ.get("FUZZ_RANDOM") == "1"
 # Mutated headers can declare up to the pixel limit; decoding 100 million pixels from a few
 # bytes is bounded but slow. A lower limit keeps examples fast and sends more of them
 # down the image_too_large path.
-FUZZ_MAX_IMAGE_PIXELS = "4000000"
+FUZZ_SETTINGS = Settings(max_image_pixels=4_000_000)
 CORPUS_MAX_BYTES = 64 * 1024
 CORPUS_PER_KIND = 4
 
@@ -146,15 +147,11 @@ SIGNATURES = [b"%PDF-1.4\n", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", b"\x89PNG\r\n\x1a
 # The property
 
 @pytest.fixture(autouse=True, scope="module")
-def small_pixel_limit():
-    saved_env, saved_pillow = os.environ.get("DOCFLOW_MAX_IMAGE_PIXELS"), Image.MAX_IMAGE_PIXELS
-    os.environ["DOCFLOW_MAX_IMAGE_PIXELS"] = FUZZ_MAX_IMAGE_PIXELS
+def pillows_own_guard():
+    """render_thumbnail sets Pillow's bomb guard to the limit it is given; put Pillow's back."""
+    saved = Image.MAX_IMAGE_PIXELS
     yield
-    if saved_env is None:
-        os.environ.pop("DOCFLOW_MAX_IMAGE_PIXELS", None)
-    else:
-        os.environ["DOCFLOW_MAX_IMAGE_PIXELS"] = saved_env
-    Image.MAX_IMAGE_PIXELS = saved_pillow  # render_thumbnail sets Pillow's guard from the environment
+    Image.MAX_IMAGE_PIXELS = saved
 
 
 # Escapes that are known bugs, each pinned by a strict xfail in tests/test_hostile.py (named
@@ -175,7 +172,7 @@ def check(data: bytes, filename: str) -> None:
     outcome is coherent."""
     try:
         with watchdog(WATCHDOG_SECONDS):
-            outcome, state, store = run_workflow(data, filename, document_id="fuzz")
+            outcome, state, store = run_workflow(data, filename, document_id="fuzz", settings=FUZZ_SETTINGS)
     except Hang:
         raise AssertionError(f"still running after {WATCHDOG_SECONDS} s: a hang ({len(data)} bytes)") from None
     except Exception as error:

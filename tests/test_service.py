@@ -20,10 +20,10 @@ from docflow.service import (
     DocflowService,
     InvalidRequest,
     NotFound,
-    Settings,
     TooLarge,
     UnsupportedMediaType,
 )
+from docflow.settings import Settings
 from docflow.workflows import Throttled
 from fakes import EXECUTION_PREFIX, FakeWorkflows
 from samples import recorded_result

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image, JpegImagePlugin
 
 from docflow.errors import ImageCorrupt, ImageTooLarge
+from docflow.settings import Settings
 from docflow.thumbnails import make_thumbnail, render_thumbnail, thumbnail_size
 from fakes import MemoryObjectStore
 from handlers import lambda_context, load_handler
@@ -85,10 +86,9 @@ def test_a_decompression_bomb_is_image_too_large_before_decoding():
         render_thumbnail(io.BytesIO(bomb_png(50_000, 50_000)))
 
 
-def test_the_pixel_limit_is_configurable(monkeypatch):
-    monkeypatch.setenv("DOCFLOW_MAX_IMAGE_PIXELS", "10000")
+def test_the_pixel_limit_is_configurable():
     with pytest.raises(ImageTooLarge):
-        render_thumbnail(io.BytesIO(make_image("PNG", (200, 200))))
+        render_thumbnail(io.BytesIO(make_image("PNG", (200, 200))), Settings(max_image_pixels=10000))
 
 
 def test_a_truncated_image_gives_a_partial_thumbnail():

@@ -30,7 +30,8 @@ from docflow.api_models import (
 )
 from docflow.records import DynamoRecordStore
 from docflow.runtime import logger, metrics, tracer
-from docflow.service import DocflowService, ServiceError, Settings
+from docflow.service import DocflowService, ServiceError
+from docflow.settings import Settings
 from docflow.storage import S3ObjectStore
 from docflow.workflows import StepFunctionsWorkflows, Throttled
 

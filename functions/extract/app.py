@@ -6,9 +6,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from docflow.events import DocumentRef
 from docflow.extraction import extract_document
 from docflow.runtime import logger, metrics, step
+from docflow.settings import Settings
 from docflow.storage import S3ObjectStore
 
 store = S3ObjectStore.from_environment()
+settings = Settings.from_environment()
 
 
 @step(DocumentRef)
@@ -19,6 +21,7 @@ def handler(document: DocumentRef, context: LambdaContext) -> dict:
         document_id=document.document_id,
         key=document.key,
         remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000,
+        settings=settings,
     )
     metrics.add_metric(name="PagesExtracted", unit=MetricUnit.Count, value=extraction.page_count)
     if extraction.pages_failed:

@@ -1,0 +1,73 @@
+"""Every setting a deployment may change: its default and its meaning, in one frozen object.
+
+Each is the environment variable DOCFLOW_<NAME>. A handler reads them once, when it is
+loaded (`Settings.from_environment()`), and passes them to the code that needs them; the
+domain functions take a `Settings` and default to `DEFAULTS`. functions/catalog.toml sets
+each one for the functions that read it, and the README's table of settings is checked
+against this file (tests/test_settings.py)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Mapping
+
+PREFIX = "DOCFLOW_"
+# S3 would honour a longer presigned URL; docflow promises 15 minutes at most.
+MAX_PRESIGN_SECONDS = 15 * 60
+
+
+def _setting(default: int | float, meaning: str) -> Any:
+    return field(default=default, metadata={"meaning": meaning})
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Extract and thumbnail copy the whole file to Lambda's /tmp (512 MB by default).
+    max_file_bytes: int = _setting(200 * 1024 * 1024, "the largest file processed; a larger one ends `file_too_large`")
+    max_pages: int = _setting(20_000, "the most pages a PDF may have; more ends `pdf_too_many_pages`")
+    max_image_pixels: int = _setting(
+        100_000_000, "the most pixels an image may have, checked from its header; more ends `image_too_large`"
+    )
+    time_margin_seconds: float = _setting(
+        15.0, "extract stops reading this long before its timeout and records the pages it read as `partial`"
+    )
+    max_upload_bytes: int = _setting(50 * 1024 * 1024, "the largest upload the API presigns; a larger one is a 413")
+    upload_expiry_seconds: int = _setting(MAX_PRESIGN_SECONDS, "how long a presigned upload is valid (at most 900)")
+    download_expiry_seconds: int = _setting(
+        MAX_PRESIGN_SECONDS, "how long a presigned download of a text or thumbnail is valid (at most 900)"
+    )
+    retention_days: int = _setting(30, "how many days documents, their files and their records are kept")
+
+    @staticmethod
+    def variable(name: str) -> str:
+        """The environment variable of the setting `name`: max_pages -> DOCFLOW_MAX_PAGES."""
+        return PREFIX + name.upper()
+
+    @classmethod
+    def from_environment(cls, environment: Mapping[str, str] | None = None) -> Settings:
+        environment = os.environ if environment is None else environment
+        values: dict[str, Any] = {}
+        for setting in fields(cls):
+            raw = environment.get(cls.variable(setting.name))
+            if raw is None:
+                continue
+            kind = type(setting.default)
+            try:
+                values[setting.name] = kind(raw)
+            except ValueError:
+                raise ValueError(f"{cls.variable(setting.name)}={raw!r} is not a{'n integer' if kind is int else ' number'}") from None
+        settings = cls(**values)
+        return replace(
+            settings,
+            upload_expiry_seconds=min(MAX_PRESIGN_SECONDS, settings.upload_expiry_seconds),
+            download_expiry_seconds=min(MAX_PRESIGN_SECONDS, settings.download_expiry_seconds),
+        )
+
+    @classmethod
+    def described(cls) -> list[tuple[str, int | float, str]]:
+        """(environment variable, default, meaning) of every setting, in order."""
+        return [(cls.variable(s.name), s.default, s.metadata["meaning"]) for s in fields(cls)]
+
+
+DEFAULTS = Settings()
