@@ -17,14 +17,16 @@ import time
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Literal, get_args
 
 from docflow import keys
 from docflow.errors import DocflowError, Timeout
 from docflow.records import DocumentRecord, RecordStore
 from docflow.storage import ObjectStore
 
-JOBS = ("cleanup", "usage-report", "health-check")
+# The jobs, by the name their EventBridge schedules (functions/catalog.toml) send.
+Job = Literal["cleanup", "usage-report", "health-check"]
+JOBS: tuple[Job, ...] = get_args(Job)
 # Longer than the document workflow can run (each step's timeout, times its retries).
 STUCK_AFTER = timedelta(hours=2)
 HEALTH_CHECK_OWNER = "docflow-health-check"

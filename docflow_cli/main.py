@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+from docflow.jobs import JOBS
 from docflow_cli.batch import BatchFailed, InputFile, submit_batch, wait_for_batch
 from docflow_cli.client import TERMINAL_BATCH, TERMINAL_DOCUMENT, ApiClient, ApiError
 from docflow_cli.output import summary_table, write_outputs
@@ -316,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
         "stuck in processing; usage-report counts documents by status, kind and error code; "
         "health-check sends a canary PDF through the whole pipeline.",
     )
-    job_parser.add_argument("job", choices=["cleanup", "usage-report", "health-check"])
+    job_parser.add_argument("job", choices=JOBS)
     job_parser.add_argument(
         "--endpoint", metavar="URL",
         help="run it in the local cloud of a running `docflow serve` (the URL on its AWS line); "

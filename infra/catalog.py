@@ -93,6 +93,17 @@ def load_catalog(path: Path = CATALOG_PATH) -> list[FunctionSpec]:
     return specs
 
 
+def resource_values(bucket: str, table: str, workflow_arns: Mapping[str, str]) -> dict[str, str]:
+    """The ${Name} values of the deployed resources that the catalog's environments and the
+    state machines name, however they were deployed (CDK, the local cloud, a test):
+    DocumentsBucket, RecordsTable and <Name>WorkflowArn for each state machine."""
+    return {
+        "DocumentsBucket": bucket,
+        "RecordsTable": table,
+        **{f"{name.capitalize()}WorkflowArn": arn for name, arn in workflow_arns.items()},
+    }
+
+
 def placeholders(text: str) -> set[str]:
     return set(_PLACEHOLDER.findall(text))
 

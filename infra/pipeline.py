@@ -24,6 +24,7 @@ from infra.catalog import (
     FunctionSpec,
     load_catalog,
     placeholders,
+    resource_values,
     service_name,
     state_machine_files,
     substitute,
@@ -67,11 +68,7 @@ class Pipeline(Construct):
             )
             for name, machine_name in self.state_machine_names.items()
         }
-        self.resources = {
-            "DocumentsBucket": storage.bucket.bucket_name,
-            "RecordsTable": storage.table.table_name,
-            **{f"{name.capitalize()}WorkflowArn": arn for name, arn in self.state_machine_arns.items()},
-        }
+        self.resources = resource_values(storage.bucket.bucket_name, storage.table.table_name, self.state_machine_arns)
         self.functions = {name: self._function(spec) for name, spec in self.specs.items()}
         self.state_machines = {name: self._state_machine(name, path.read_text()) for name, path in state_machine_files().items()}
         self._grant_functions()

@@ -27,6 +27,7 @@ from infra.catalog import (
     FunctionSpec,
     deployed_name,
     load_catalog,
+    resource_values,
     service_name,
     state_machine_files,
     substitute,
@@ -190,9 +191,8 @@ class LocalCloud:
         self._deploy_event_sources()
 
     def _resource_values(self) -> dict[str, str]:
-        values = {"DocumentsBucket": self.bucket, "RecordsTable": self.table}
+        values = resource_values(self.bucket, self.table, self.state_machines)
         values.update({self.functions[name].arn_placeholder: arn for name, arn in self.function_arns.items()})
-        values.update({f"{name.capitalize()}WorkflowArn": arn for name, arn in self.state_machines.items()})
         return values
 
     def _register_functions(self, role: str) -> None:

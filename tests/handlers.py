@@ -8,7 +8,7 @@ import time
 import uuid
 from pathlib import Path
 
-from infra.catalog import load_catalog, substitute
+from infra.catalog import load_catalog, resource_values, substitute
 from localcloud import worker
 
 FUNCTIONS = Path(__file__).resolve().parent.parent / "functions"
@@ -29,12 +29,7 @@ def load_handler(name: str):
 def load_deployed_handler(name: str, monkeypatch, workflow_arns: dict[str, str]):
     """functions/<name>'s handler with the environment functions/catalog.toml gives it, as
     deployed: its ${...} names filled with the test's bucket, table and state machines."""
-    resources = {
-        "DocumentsBucket": os.environ["DOCFLOW_BUCKET"],
-        "RecordsTable": os.environ["DOCFLOW_TABLE"],
-        "DocumentWorkflowArn": workflow_arns["document"],
-        "BatchWorkflowArn": workflow_arns["batch"],
-    }
+    resources = resource_values(os.environ["DOCFLOW_BUCKET"], os.environ["DOCFLOW_TABLE"], workflow_arns)
     (spec,) = [spec for spec in load_catalog() if spec.name == name]
     for variable, value in spec.environment.items():
         monkeypatch.setenv(variable, substitute(value, resources))

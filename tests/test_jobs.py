@@ -82,3 +82,11 @@ def test_the_canary_shipped_with_docflow_is_a_pdf_with_text(tmp_path):
     canary = tmp_path / "canary.pdf"
     canary.write_bytes(resources.files("docflow.data").joinpath("canary.pdf").read_bytes())
     assert "health check" in " ".join(text or "" for text in iter_page_texts(canary))
+
+
+def test_the_catalog_schedules_every_job_and_only_jobs():
+    from docflow.jobs import JOBS
+    from infra.catalog import load_catalog
+
+    (jobs,) = [spec for spec in load_catalog() if spec.name == "jobs"]
+    assert sorted(jobs.schedules) == sorted(JOBS)

@@ -2,13 +2,12 @@
 
 from datetime import datetime, timezone
 from importlib import resources
-from typing import Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from docflow.jobs import HealthCheckFailed, cleanup, health_check, usage_report
+from docflow.jobs import HealthCheckFailed, Job, cleanup, health_check, usage_report
 from docflow.records import DynamoRecordStore
 from docflow.runtime import logger, metrics, step
 from docflow.storage import S3ObjectStore
@@ -19,7 +18,7 @@ CANARY = resources.files("docflow.data").joinpath("canary.pdf").read_bytes()
 
 
 class JobRequest(BaseModel):
-    job: Literal["cleanup", "usage-report", "health-check"]
+    job: Job
 
 
 @step(JobRequest)
