@@ -193,9 +193,8 @@ class DynamoRecordStore:
     def __init__(self, table: str, client: Any = None):
         if client is None:
             import boto3
-            from botocore.config import Config
 
-            client = boto3.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+            client = boto3.client("dynamodb")
         self.table = table
         self.client = client
         self._errors = client.exceptions

@@ -66,11 +66,7 @@ class S3ObjectStore:
             from botocore.config import Config
 
             # SigV4 throughout: S3 refuses SigV2-signed upload forms on buckets made since 2020.
-            config = Config(
-                signature_version="s3v4",
-                retries={"mode": "standard", "max_attempts": 5},
-                max_pool_connections=connections,
-            )
+            config = Config(signature_version="s3v4", max_pool_connections=connections)
             client = boto3.client("s3", config=config)
         self.bucket = bucket
         self.client = client

@@ -45,9 +45,8 @@ class StepFunctionsWorkflows:
     def __init__(self, document_workflow_arn: str, batch_workflow_arn: str, client: Any = None):
         if client is None:
             import boto3
-            from botocore.config import Config
 
-            client = boto3.client("stepfunctions", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+            client = boto3.client("stepfunctions")
         self.document_workflow_arn = document_workflow_arn
         self.batch_workflow_arn = batch_workflow_arn
         self.client = client

@@ -54,15 +54,36 @@ def build_bundle(
     bundle = build_dir / "bundles" / f"{architecture}-py{python}" / spec.name
     dependencies = _dependencies(spec, architecture, python)
     fingerprint = _fingerprint(dependencies, LIBRARY, spec.code_dir)
-    if (bundle / FINGERPRINT).is_file() and (bundle / FINGERPRINT).read_text() == fingerprint:
+    if _built_from(bundle) == fingerprint:
         return bundle
-    if bundle.exists():
-        shutil.rmtree(bundle)
-    shutil.copytree(dependencies, bundle)
-    shutil.copytree(LIBRARY, bundle / "docflow", ignore=_left_out)
-    shutil.copytree(spec.code_dir, bundle, ignore=_left_out, dirs_exist_ok=True)
-    (bundle / FINGERPRINT).write_text(fingerprint)
+    # Built beside it and swapped in whole, so that builds running at once (pytest's
+    # workers, a synth beside a test) never see, or leave, half a bundle.
+    bundle.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=bundle.parent, prefix=f".{spec.name}-"))
+    shutil.copytree(dependencies, staging, dirs_exist_ok=True)
+    shutil.copytree(LIBRARY, staging / "docflow", ignore=_left_out)
+    shutil.copytree(spec.code_dir, staging, ignore=_left_out, dirs_exist_ok=True)
+    (staging / FINGERPRINT).write_text(fingerprint)
+    outdated = Path(tempfile.mkdtemp(dir=bundle.parent, prefix=f".{spec.name}-outdated-"))
+    try:
+        bundle.rename(outdated / spec.name)
+    except FileNotFoundError:
+        pass  # none yet, or another build is swapping it at this moment
+    try:
+        staging.rename(bundle)
+    except OSError:  # another build put its bundle in place first
+        if _built_from(bundle) != fingerprint:
+            raise
+        shutil.rmtree(staging)
+    shutil.rmtree(outdated)
     return bundle
+
+
+def _built_from(bundle: Path) -> str | None:
+    try:
+        return (bundle / FINGERPRINT).read_text()
+    except FileNotFoundError:
+        return None
 
 
 def bundle_fingerprint(bundle: Path) -> str:

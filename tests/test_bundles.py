@@ -179,3 +179,16 @@ def test_jobs_runs_from_its_bundle(runtime_sdk, moto_endpoint, tmp_path):
 def test_every_catalog_function_is_covered_here():
     tested = {"detect", "extract", "analyze", "thumbnail", "record", "report", "api", "ingest", "jobs"}
     assert set(SPECS) == tested, "a new function needs its bundle tested here"
+
+
+def test_builds_at_once_leave_one_whole_bundle(tmp_path):
+    """pytest's workers and a synth may build the same bundle at the same moment; each build
+    is swapped in whole, so none sees or leaves half of one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    spec = SPECS["record"]
+    with ThreadPoolExecutor(4) as pool:
+        bundles = list(pool.map(lambda _: build_bundle(spec, ARCHITECTURE, PYTHON, build_dir=tmp_path), range(4)))
+    (bundle,) = set(bundles)
+    assert (bundle / "pydantic" / "__init__.py").is_file() and (bundle / "docflow" / "records.py").is_file()
+    assert [path.name for path in bundle.parent.iterdir()] == ["record"]  # no staging left behind
