@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from docflow.statuses import BatchStatus, DocumentStatus
+
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", examples=["3f2b9c0d5a6e4f1b8c7d6e5f4a3b2c1d"])]
-DocumentStatus = Literal["pending", "processing", "succeeded", "failed", "skipped"]
 
 
 class _Body(BaseModel):
@@ -91,7 +92,7 @@ class Progress(BaseModel):
 
 class Batch(BaseModel):
     batch_id: Id
-    status: Literal["running", "completed", "failed", "cancelled"]
+    status: BatchStatus
     progress: Progress
     created_at: str
     updated_at: str

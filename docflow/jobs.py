@@ -22,6 +22,7 @@ from typing import Any, Callable, Literal, get_args
 from docflow import keys
 from docflow.errors import DocflowError, Timeout
 from docflow.records import DocumentRecord, RecordStore
+from docflow.statuses import TERMINAL_STATUSES
 from docflow.storage import ObjectStore
 
 # The jobs, by the name their EventBridge schedules (functions/catalog.toml) send.
@@ -105,7 +106,7 @@ def health_check(
     while True:
         record = records.get_document(document_id)
         status = record.status if record else "missing"
-        if status in ("succeeded", "failed", "skipped") or monotonic() - started > timeout_seconds:
+        if status in TERMINAL_STATUSES or monotonic() - started > timeout_seconds:
             break
         sleep(1)
     seconds = round(monotonic() - started, 1)

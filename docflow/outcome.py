@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any, Literal, Mapping, TypedDict
+from typing import Any, Mapping, TypedDict
 
 from docflow import keys
 from docflow.errors import DocflowError, Timeout, UnsupportedType, error_class
 from docflow.records import RecordStore
+from docflow.statuses import Ended
 from docflow.storage import ObjectStore
-
-Status = Literal["succeeded", "failed", "skipped"]
 
 # What a user reads when the failure was not one of docflow's own: the Cause of such an
 # error is a stack trace or a platform's internals, which belong in the logs, not a report.
@@ -42,7 +41,7 @@ class DocumentResult(TypedDict):
 
     document_id: str
     filename: str | None
-    status: Status
+    status: Ended
     mime_type: str | None
     kind: str | None
     size_bytes: int | None
@@ -116,7 +115,7 @@ def decide_outcome(state: Mapping[str, Any], now: datetime) -> DocumentResult:
     thumbnail = _section(state, "thumbnail")
     failure = _section(state, "failure")
 
-    status: Status
+    status: Ended
     error: ErrorInfo | None
     if failure:
         error = error_from_failure(failure)

@@ -18,12 +18,9 @@ import base64
 import binascii
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator, Literal, Protocol
+from typing import Any, Iterator, Protocol
 
-DocumentStatus = Literal["pending", "processing", "succeeded", "failed", "skipped"]
-BatchStatus = Literal["running", "completed", "failed", "cancelled"]
-DOCUMENT_STATUSES: tuple[str, ...] = ("pending", "processing", "succeeded", "failed", "skipped")
-TERMINAL_STATUSES = frozenset({"succeeded", "failed", "skipped"})
+from docflow.statuses import BatchStatus, DocumentStatus
 
 OWNER_INDEX = "by_owner"
 # The one table layout; infra/ deploys it and the local cloud creates it from this.

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Mapping, Sequence, TypeGuard
 from docflow import keys
 from docflow.errors import DocflowError, DocumentNotFound
 from docflow.outcome import DocumentResult, ErrorInfo
+from docflow.statuses import TERMINAL_STATUSES
 from docflow.storage import ObjectStore
 
 # A listed document with no result.json: its workflow failed in a way no Catch recorded
@@ -23,7 +24,6 @@ MISSING_OUTCOME: ErrorInfo = {
     "code": DocflowError.code,
     "message": "Processing ended without a recorded outcome.",
 }
-STATUSES = ("succeeded", "failed", "skipped")
 TOP_KEYWORDS = 10
 # Concurrent GETs of result.json: one GET takes ~20 ms, so 10,000 take minutes one after
 # another and seconds 32 at a time. The S3 client's connection pool must be as large.
@@ -114,7 +114,7 @@ def _error(error: Any) -> dict[str, Any] | None:
 
 def _usable(result: object) -> TypeGuard[Mapping[str, Any]]:
     """A result the report can trust: a mapping with one of the three statuses."""
-    return isinstance(result, Mapping) and result.get("status") in STATUSES
+    return isinstance(result, Mapping) and result.get("status") in TERMINAL_STATUSES
 
 
 def _count(value: Any) -> int:

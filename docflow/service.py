@@ -14,13 +14,13 @@ from typing import Any, Callable
 from docflow import keys
 from docflow.api_models import Results
 from docflow.records import (
-    TERMINAL_STATUSES,
     BatchRecord,
     DocumentRecord,
     InvalidCursor,
     RecordStore,
 )
 from docflow.settings import Settings
+from docflow.statuses import TERMINAL_STATUSES
 from docflow.storage import ObjectStore, Presigner
 from docflow.workflows import Workflows
 

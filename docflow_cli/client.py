@@ -18,8 +18,6 @@ from typing import Any, Callable
 from urllib.parse import urlencode, urlsplit
 
 DEFAULT_API = "http://127.0.0.1:8000"
-TERMINAL_DOCUMENT = frozenset({"succeeded", "failed", "skipped"})
-TERMINAL_BATCH = frozenset({"completed", "failed", "cancelled"})
 
 
 class ApiError(RuntimeError):

@@ -14,8 +14,9 @@ import time
 from pathlib import Path
 
 from docflow.jobs import JOBS
+from docflow.statuses import TERMINAL_BATCH_STATUSES, TERMINAL_STATUSES
 from docflow_cli.batch import BatchFailed, InputFile, submit_batch, wait_for_batch
-from docflow_cli.client import TERMINAL_BATCH, TERMINAL_DOCUMENT, ApiClient, ApiError
+from docflow_cli.client import ApiClient, ApiError
 from docflow_cli.output import summary_table, write_outputs
 from docflow_cli.progress import ProgressBar
 
@@ -116,7 +117,7 @@ def upload(arguments: argparse.Namespace) -> int:
         print(f"{document_id}  {file.name}")
     if arguments.wait:
         for document_id in uploaded:
-            _print_document(client.wait(lambda: client.document(document_id), TERMINAL_DOCUMENT))
+            _print_document(client.wait(lambda: client.document(document_id), TERMINAL_STATUSES))
     # Like run: documents that fail processing are reported, not fatal; refused uploads are.
     return EXIT_FAILED if refused else EXIT_OK
 
@@ -143,7 +144,7 @@ def batch(arguments: argparse.Namespace) -> int:
     try:
         ended = client.wait(
             lambda: client.batch(batch_id),
-            TERMINAL_BATCH,
+            TERMINAL_BATCH_STATUSES,
             on_update=lambda b: progress.update(b["progress"]["done"], b["progress"]["total"]),
         )
     finally:

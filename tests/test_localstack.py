@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from docflow_cli.client import TERMINAL_BATCH, TERMINAL_DOCUMENT, ApiClient
+from docflow.statuses import TERMINAL_BATCH_STATUSES, TERMINAL_STATUSES
+from docflow_cli.client import ApiClient
 
 pytestmark = pytest.mark.localstack
 
@@ -45,12 +46,12 @@ def test_a_pdf_and_a_batch_go_through_the_deployed_stack(deployed):
     client = ApiClient(deployed["ApiUrl"].rstrip("/"), token=None, timeout=60)  # SigV4, as on AWS
     assert client.call("GET", "/health") == {"status": "ok"}
     document_id = client.upload(REPO / "examples" / "annual-report.pdf", "application/pdf")
-    document = client.wait(lambda: client.document(document_id), TERMINAL_DOCUMENT, timeout=600)
+    document = client.wait(lambda: client.document(document_id), TERMINAL_STATUSES, timeout=600)
     assert document["status"] == "succeeded" and document["results"]["page_count"] == 3
     image_id = client.upload(REPO / "examples" / "logo.png", "image/png")
-    client.wait(lambda: client.document(image_id), TERMINAL_DOCUMENT, timeout=600)
+    client.wait(lambda: client.document(image_id), TERMINAL_STATUSES, timeout=600)
     batch_id = client.start_batch([document_id, image_id])
-    batch = client.wait(lambda: client.batch(batch_id), TERMINAL_BATCH, timeout=900)
+    batch = client.wait(lambda: client.batch(batch_id), TERMINAL_BATCH_STATUSES, timeout=900)
     assert batch["status"] == "completed" and batch["progress"] == {"total": 2, "done": 2, "failed": 0}
     with urllib.request.urlopen(batch["report_url"], timeout=30) as response:
         assert json.loads(response.read())["summary"]["succeeded"] == 2

@@ -20,6 +20,7 @@ import requests
 from PIL import Image
 
 from corpus import corpus_files
+from docflow.statuses import TERMINAL_BATCH_STATUSES, TERMINAL_STATUSES
 
 pytestmark = pytest.mark.local_cloud
 
@@ -27,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 ALICE, BOB = "alice-token-0123456789", "bob-token-0123456789"
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # functions/catalog.toml's DOCFLOW_MAX_UPLOAD_BYTES
-TERMINAL = {"succeeded", "failed", "skipped", "completed", "cancelled"}
+TERMINAL = TERMINAL_STATUSES | TERMINAL_BATCH_STATUSES
 
 
 def _free_port() -> int:
