@@ -7,6 +7,7 @@ from docflow.events import BatchRef
 from docflow.records import DynamoRecordStore
 from docflow.reporting import READERS, write_batch_report
 from docflow.runtime import logger, metrics, step
+from docflow.statuses import ENDED
 from docflow.storage import S3ObjectStore
 
 store = S3ObjectStore.from_environment(connections=READERS)
@@ -27,6 +28,6 @@ def handler(batch: BatchRef, context: LambdaContext) -> dict:
         ("BatchDocumentsSkipped", "skipped"),
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=summary[field])
-    logger.info("reported", extra={key: summary[key] for key in ("total_documents", "succeeded", "failed", "skipped")})
+    logger.info("reported", extra={key: summary[key] for key in ("total_documents", *ENDED)})
     # The report key and the summary only: the documents list could outgrow the state.
     return report.to_dict()
