@@ -69,18 +69,10 @@ class FakeWorkflows:
         self.throttled_starts = 0  # how many of the next starts Step Functions refuses
 
     def start_document(self, name: str, document: dict[str, Any]) -> str:
-        if self.throttled_starts:
-            self.throttled_starts -= 1
-            raise Throttled("Step Functions is throttling requests")
-        self.documents.append((name, document))
-        return self._started(f"{EXECUTION_PREFIX}docflow-document:{name}")
+        return self._start(self.documents, "docflow-document", name, document)
 
     def start_batch(self, name: str, batch: dict[str, Any]) -> str:
-        if self.throttled_starts:
-            self.throttled_starts -= 1
-            raise Throttled("Step Functions is throttling requests")
-        self.batches.append((name, batch))
-        return self._started(f"{EXECUTION_PREFIX}docflow-batch:{name}")
+        return self._start(self.batches, "docflow-batch", name, batch)
 
     def status(self, execution_arn: str) -> str:
         return self.statuses[execution_arn]
@@ -89,7 +81,12 @@ class FakeWorkflows:
         self.stopped.append((execution_arn, cause))
         self.statuses[execution_arn] = "ABORTED"
 
-    def _started(self, arn: str) -> str:
+    def _start(self, started: list, machine: str, name: str, execution_input: dict[str, Any]) -> str:
+        if self.throttled_starts:
+            self.throttled_starts -= 1
+            raise Throttled("Step Functions is throttling requests")
+        started.append((name, execution_input))
+        arn = f"{EXECUTION_PREFIX}{machine}:{name}"
         self.statuses.setdefault(arn, "RUNNING")
         return arn
 
