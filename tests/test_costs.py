@@ -64,11 +64,11 @@ def test_other_failures_leave_by_their_own_step(definitions):
     assert costs.document_route(corrupt_image, definitions) == ["Detect", "RouteByKind", "MakeThumbnail", "RecordOutcome"]
 
 
-def test_the_batch_workflow_starts_an_express_child_per_50_documents_and_costs_two_states_a_batch(definitions):
+def test_the_batch_workflow_starts_an_express_child_per_10_documents_and_costs_two_states_a_batch(definitions):
     children = costs.map_children(definitions)
-    assert (children.items_per_child, children.express, children.concurrency) == (50, True, 10)
+    assert (children.items_per_child, children.express, children.concurrency) == (10, True, 40)
     assert costs.batch_route(definitions) == ["ProcessDocuments", "WriteReport"]
-    assert [costs.child_executions(n, 1, children) for n in (1, 50, 51, 10_000)] == [1, 1, 2, 200]
+    assert [costs.child_executions(n, 1, children) for n in (1, 10, 11, 10_000)] == [1, 1, 2, 1000]
 
 
 def test_a_changed_definition_changes_the_count(definitions):
@@ -156,7 +156,7 @@ PER_1000 = 1000 / 4
 #   report 0.1; ingest 40 ms at 0.25 GB = 0.01: 1.86 GB-s; 15 requests.
 LAMBDA = (1.86 * 0.0000133334 + 15 * 0.20 / 1e6) * PER_1000
 # The batch, as deployed on both sides: its 2 states and 1 Express child for its 4 documents
-# (50 a child), whose start is a transition: 3 transitions. The child lasts its longest
+# (10 a child), whose start is a transition: 3 transitions. The child lasts its longest
 # document, 974.625 ms (below), billed 1,000 ms at 64 MB = 0.0625 GB-s, and one request.
 BATCH_CHILD = 1 * 1.00 / 1e6 + 0.0625 * 0.00001667
 # Standard: routes 5 (pdf) + 4 (image) + 4 (pdf failed at extract) + 3 (unsupported) = 16,
