@@ -249,15 +249,6 @@ def walk(
         name = state["Next"]
 
 
-def map_item_processors(machine: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The per-item sub-machines of the Map states in `machine` (ItemProcessor or Iterator)."""
-    found = []
-    for state in machine["States"].values():
-        if state.get("Type") == "Map":
-            found.append(state.get("ItemProcessor") or state["Iterator"])
-    return found
-
-
 @dataclass(frozen=True)
 class MapChildren:
     """How the batch workflow's distributed Map runs its documents: AWS bills one Standard
