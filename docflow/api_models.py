@@ -38,6 +38,7 @@ class ErrorInfo(BaseModel):
     message: str
 
 
+# docflow.outcome.FINDINGS, typed for the API; tests/test_api.py holds the two together.
 class Results(BaseModel):
     mime_type: str | None
     kind: str | None

@@ -62,6 +62,15 @@ class DocumentResult(TypedDict):
     recorded_at: str
 
 
+# What an outcome found out about the document itself: the fields the API's view of a
+# document (api_models.Results) and a batch's report show as they are. The rest are the
+# keys of its files, the error and when it was recorded.
+FINDINGS = (
+    "mime_type", "kind", "size_bytes", "extension_mismatch", "page_count", "word_count", "keywords", "sentiment",
+    "reading_time_minutes", "partial",
+)  # fmt: skip
+
+
 def error_from_failure(failure: Mapping[str, Any]) -> ErrorInfo:
     """{code, message} from what a Catch recorded: {"Error": name, "Cause": text}.
 

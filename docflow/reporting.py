@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping, Sequence, TypeGuard
 
 from docflow import keys
 from docflow.errors import DocflowError, DocumentNotFound
-from docflow.outcome import DocumentResult, ErrorInfo
+from docflow.outcome import FINDINGS, DocumentResult, ErrorInfo
 from docflow.statuses import TERMINAL_STATUSES
 from docflow.storage import ObjectStore
 
@@ -91,18 +91,10 @@ def _entry(listed: Mapping[str, Any], found: Mapping[str, Any] | None) -> dict[s
         "document_id": listed["document_id"],
         "filename": listed.get("filename") or result.get("filename"),
         "status": result["status"],
-        "mime_type": result.get("mime_type"),
-        "kind": result.get("kind"),
-        "size_bytes": result.get("size_bytes"),
-        "extension_mismatch": result.get("extension_mismatch"),
-        "page_count": result.get("page_count"),
-        "word_count": result.get("word_count"),
-        "keywords": result.get("keywords"),
-        "sentiment": result.get("sentiment"),
-        "reading_time_minutes": result.get("reading_time_minutes"),
+        **{name: result.get(name) for name in FINDINGS},
+        "partial": bool(result.get("partial")),
         "thumbnail": result.get("thumbnail_key"),
         "text": result.get("text_key"),
-        "partial": bool(result.get("partial")),
         "error": _error(result.get("error")),
     }
 

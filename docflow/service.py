@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from docflow import keys
-from docflow.api_models import Results
+from docflow.outcome import FINDINGS
 from docflow.records import (
     BatchRecord,
     DocumentRecord,
@@ -272,12 +272,8 @@ class DocflowService:
         }
 
 
-# The fields of an outcome a document's view shows: those the API's Results model declares.
-_RESULT_FIELDS = tuple(Results.model_fields)
-
-
 def _results(result: dict[str, Any]) -> dict[str, Any]:
-    return {name: result.get(name) for name in _RESULT_FIELDS}
+    return {name: result.get(name) for name in FINDINGS}
 
 
 def _some(ids: list[str], shown: int = 5) -> str:

@@ -543,3 +543,11 @@ def test_an_unexpected_error_is_a_500_without_its_details(api, monkeypatch):
     assert response["statusCode"] == 500
     assert body["error"]["code"] == "internal_error"
     assert "hunter2" not in response["body"] and "RuntimeError" not in response["body"]
+
+
+def test_a_documents_results_are_the_outcomes_findings():
+    from docflow.api_models import Results
+    from docflow.outcome import FINDINGS, DocumentResult
+
+    assert tuple(Results.model_fields) == FINDINGS
+    assert set(FINDINGS) <= set(DocumentResult.__annotations__)
