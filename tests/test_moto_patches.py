@@ -433,3 +433,32 @@ def test_14_only_the_latest_ended_express_executions_are_kept(cloud, monkeypatch
     kept = [e["name"] for e in sfn.list_executions(stateMachineArn=express)["executions"]]
     assert 5 <= len(kept) < 5 + 2 and "run-19" in kept and "run-0" not in kept
     assert len(sfn.list_executions(stateMachineArn=standard)["executions"]) == 20  # moto keeps every one
+
+
+def test_15_an_sqs_receive_no_longer_recounts_the_queue_for_each_message(cloud, monkeypatch):
+    """Unpatched, receiving 10 messages computes the queue's attributes (a pass over every
+    message) 10 times; patched, not once, and a message past its retention is still not
+    handed out. When the first count is 0, moto reads the period directly: drop patch 15."""
+    from moto.sqs.models import Queue
+
+    computed = []
+    attributes = Queue.attributes
+    monkeypatch.setattr(Queue, "attributes", property(lambda queue: computed.append(1) or attributes.fget(queue)))
+    sqs = cloud.client("sqs")
+    queue = sqs.create_queue(QueueName="recount")["QueueUrl"]
+    sqs.send_message_batch(QueueUrl=queue, Entries=[{"Id": str(n), "MessageBody": str(n)} for n in range(10)])
+
+    moto_patches.uninstall()
+    try:
+        assert len(sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=0)["Messages"]) == 10
+    finally:
+        moto_patches.install()
+    assert len(computed) >= 10, "moto no longer recounts the queue per message: drop patch 15"
+    computed.clear()
+    assert len(sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]) == 10
+    assert computed == []
+
+    expiring = sqs.create_queue(QueueName="expiring", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+    sqs.send_message(QueueUrl=expiring, MessageBody="old")
+    monkeypatch.setattr(moto_patches, "unix_time", lambda: time.time() + 61)
+    assert sqs.receive_message(QueueUrl=expiring).get("Messages", []) == []
