@@ -33,6 +33,7 @@ class UploadCreated(BaseModel):
     expires_in: int = Field(description="Seconds the upload form stays valid")
 
 
+# docflow.outcome.ErrorInfo, typed for the API; tests/test_api.py holds the two together.
 class ErrorInfo(BaseModel):
     code: str
     message: str

@@ -545,9 +545,9 @@ def test_an_unexpected_error_is_a_500_without_its_details(api, monkeypatch):
     assert "hunter2" not in response["body"] and "RuntimeError" not in response["body"]
 
 
-def test_a_documents_results_are_the_outcomes_findings():
-    from docflow.api_models import Results
-    from docflow.outcome import FINDINGS, DocumentResult
+def test_a_documents_results_and_error_are_the_outcomes_own():
+    from docflow import api_models, outcome
 
-    assert tuple(Results.model_fields) == FINDINGS
-    assert set(FINDINGS) <= set(DocumentResult.__annotations__)
+    assert tuple(api_models.Results.model_fields) == outcome.FINDINGS
+    assert set(outcome.FINDINGS) <= set(outcome.DocumentResult.__annotations__)
+    assert tuple(api_models.ErrorInfo.model_fields) == tuple(outcome.ErrorInfo.__annotations__)
