@@ -263,53 +263,29 @@ class DynamoRecordStore:
         return records, encode_cursor(start) if start else None
 
     def start_processing(self, document_id: str, run_id: str, now: str) -> bool:
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=document_pk(document_id),
-                UpdateExpression="SET #status = :processing, run_id = :run, updated_at = :now REMOVE #error, run_started",
-                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(run_id) OR run_id <> :run)",
-                ExpressionAttributeNames={"#status": "status", "#error": "error"},
-                ExpressionAttributeValues={
-                    ":processing": {"S": "processing"},
-                    ":run": {"S": run_id},
-                    ":now": {"S": now},
-                },
-            )
-            return True
-        except self._errors.ConditionalCheckFailedException:
-            return False
+        return self._update_if(
+            document_pk(document_id),
+            "SET #status = :processing, run_id = :run, updated_at = :now REMOVE #error, run_started",
+            "attribute_exists(pk) AND (attribute_not_exists(run_id) OR run_id <> :run)",
+            names={"#status": "status", "#error": "error"},
+            values={":processing": {"S": "processing"}, ":run": {"S": run_id}, ":now": {"S": now}},
+        )
 
     def mark_run_started(self, document_id: str, run_id: str) -> None:
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=document_pk(document_id),
-                UpdateExpression="SET run_started = :started",
-                ConditionExpression="run_id = :run",
-                ExpressionAttributeValues={":started": {"BOOL": True}, ":run": {"S": run_id}},
-            )
-        except self._errors.ConditionalCheckFailedException:
-            pass  # another run has begun: its own start marks it
+        # Not applied when another run has begun since: that run's own start marks it.
+        self._update_if(
+            document_pk(document_id), "SET run_started = :started", "run_id = :run",
+            values={":started": {"BOOL": True}, ":run": {"S": run_id}},
+        )  # fmt: skip
 
     def abandon_run(self, document_id: str, run_id: str, status: str, now: str) -> bool:
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=document_pk(document_id),
-                UpdateExpression="SET #status = :status, updated_at = :now REMOVE run_id",
-                ConditionExpression="run_id = :run AND #status = :processing",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":status": {"S": status},
-                    ":run": {"S": run_id},
-                    ":processing": {"S": "processing"},
-                    ":now": {"S": now},
-                },
-            )
-            return True
-        except self._errors.ConditionalCheckFailedException:
-            return False
+        return self._update_if(
+            document_pk(document_id),
+            "SET #status = :status, updated_at = :now REMOVE run_id",
+            "run_id = :run AND #status = :processing",
+            names={"#status": "status"},
+            values={":status": {"S": status}, ":run": {"S": run_id}, ":processing": {"S": "processing"}, ":now": {"S": now}},
+        )
 
     def record_result(self, document_id: str, result: dict[str, Any], now: str) -> bool:
         error = result.get("error")
@@ -324,18 +300,10 @@ class DynamoRecordStore:
             values[":error"] = {"S": json.dumps(error)}
         else:
             expression += " REMOVE #error"
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=document_pk(document_id),
-                UpdateExpression=expression,
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={"#status": "status", "#result": "result", "#error": "error"},
-                ExpressionAttributeValues=values,
-            )
-            return True
-        except self._errors.ConditionalCheckFailedException:
-            return False
+        return self._update_if(
+            document_pk(document_id), expression, "attribute_exists(pk)",
+            names={"#status": "status", "#result": "result", "#error": "error"}, values=values,
+        )  # fmt: skip
 
     def documents(self) -> Iterator[DocumentRecord]:
         pages = self.client.get_paginator("scan").paginate(
@@ -400,15 +368,23 @@ class DynamoRecordStore:
             names[f"#{name}"] = name
             values[f":{name}"] = _attribute(value)
             assignments.append(f"#{name} = :{name}")
+        return self._update_if(
+            batch_pk(batch_id), "SET " + ", ".join(assignments), "#status = :running", names=names, values=values
+        )
+
+    def _update_if(
+        self, key: dict[str, Any], update: str, condition: str, *, names: dict[str, str] | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> bool:
+        """One conditional update of the item at `key`: True when it was applied, False when
+        its condition did not hold."""
+        request: dict[str, Any] = {"TableName": self.table, "Key": key, "UpdateExpression": update, "ConditionExpression": condition}
+        if names:
+            request["ExpressionAttributeNames"] = names
+        if values:
+            request["ExpressionAttributeValues"] = values
         try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=batch_pk(batch_id),
-                UpdateExpression="SET " + ", ".join(assignments),
-                ConditionExpression="#status = :running",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
+            self.client.update_item(**request)
             return True
         except self._errors.ConditionalCheckFailedException:
             return False
