@@ -154,20 +154,11 @@ def guess_content_type(path: Path) -> str:
 
 
 def multipart_form(fields: dict[str, str], filename: str, content: bytes, content_type: str) -> tuple[bytes, str]:
-    """A browser-form POST body: the presigned fields as they are, then the file, last."""
-    boundary = uuid.uuid4().hex
-    parts = []
-    for name, value in fields.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
-    quoted = filename.replace("\\", "\\\\").replace('"', '\\"')
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{quoted}"\r\n'
-        f"Content-Type: {content_type}\r\n\r\n".encode()
-        + content
-        + b"\r\n"
-    )
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+    """A browser-form POST body and its content type: the presigned fields as they are, then
+    the file, last, as S3 requires."""
+    from urllib3 import encode_multipart_formdata
+
+    return encode_multipart_formdata([*fields.items(), ("file", (filename, content, content_type))])
 
 
 def _s3_code(answer: bytes) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from moto.core.models import patch_client
 
 from docflow.ingestion import upload_event_pattern
 from docflow.records import create_table
@@ -166,6 +167,10 @@ class LocalCloud:
                 # One endpoint answers every operation, StartSyncExecution's "sync-" host too.
                 config=Config(inject_host_prefix=False),
             )
+            if not over_http:
+                # moto answers a client in-process only if its session was made after moto
+                # was imported, or the client is patched: the default session may be older.
+                patch_client(self._clients[key])
         return self._clients[key]
 
     # -- deployment: the same catalog and definitions CDK deploys -------------------------

@@ -123,7 +123,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from moto.core import responses as moto_responses
-from moto.core.models import botocore_stubber
+from moto.core.models import botocore_stubber, patch_client
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 from moto.core.utils import unix_time
@@ -314,6 +314,7 @@ def _shared_boto_client_for(region: str, service: str, state_credentials: Any = 
         if client is None:
             client = _clients[(region, service)] = _original["boto_client_for"](region, service, state_credentials)
             client.meta.config.inject_host_prefix = False  # patch 13: StartSyncExecution's "sync-"
+            patch_client(client)  # patch 4's stubber, whatever the age of boto3's default session
         return client
 
 

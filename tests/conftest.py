@@ -35,6 +35,11 @@ def aws():
     with mock_aws(config={"core": {"reset_boto3_session": False}}):
         import boto3
 
+        # A default session made before moto was imported (by a CLI test, say) would send
+        # its clients to AWS: one made now carries moto's handler, and is kept from then on.
+        if not getattr(boto3.DEFAULT_SESSION, "made_under_moto", False):
+            boto3.setup_default_session()
+            boto3.DEFAULT_SESSION.made_under_moto = True
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=os.environ["DOCFLOW_BUCKET"])
         create_table(boto3.client("dynamodb", region_name="us-east-1"), os.environ["DOCFLOW_TABLE"])
         yield
