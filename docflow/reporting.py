@@ -92,7 +92,7 @@ def _entry(listed: Mapping[str, Any], found: Mapping[str, Any] | None) -> dict[s
         "filename": listed.get("filename") or result.get("filename"),
         "status": result["status"],
         **{name: result.get(name) for name in FINDINGS},
-        "partial": bool(result.get("partial")),
+        "partial": bool(result.get("partial")),  # false, not null, for a missing outcome
         "thumbnail": result.get("thumbnail_key"),
         "text": result.get("text_key"),
         "error": _error(result.get("error")),

@@ -56,7 +56,8 @@ class Settings:
             try:
                 values[setting.name] = kind(raw)
             except ValueError:
-                raise ValueError(f"{cls.variable(setting.name)}={raw!r} is not a{'n integer' if kind is int else ' number'}") from None
+                expected = "an integer" if kind is int else "a number"
+                raise ValueError(f"{cls.variable(setting.name)}={raw!r} is not {expected}") from None
         settings = cls(**values)
         return replace(
             settings,

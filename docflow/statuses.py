@@ -12,6 +12,5 @@ BatchEnded = Literal["completed", "failed", "cancelled"]
 BatchStatus = Literal["running", BatchEnded]
 
 ENDED: tuple[Ended, ...] = get_args(Ended)
-DOCUMENT_STATUSES: tuple[DocumentStatus, ...] = get_args(DocumentStatus)
 TERMINAL_STATUSES: frozenset[str] = frozenset(ENDED)
 TERMINAL_BATCH_STATUSES: frozenset[str] = frozenset(get_args(BatchEnded))

@@ -96,7 +96,7 @@ it patches.
 
 14. Ended Express executions are not kept forever. moto keeps every execution, its history
    and its interpreter's state (about 45 KB each) as long as the cloud runs: a 10,000-
-   document batch through `docflow serve` left 20,000 behind. AWS keeps no history of an
+   document batch through `docflow serve`, its uploads processed first, would leave 20,000. AWS keeps no history of an
    Express execution at all. Here each Express state machine keeps its latest
    `EXPRESS_EXECUTIONS_KEPT` ended executions, enough to look at a run, and forgets older ones.
 
@@ -124,9 +124,9 @@ from typing import Any, Callable
 
 from moto.core import responses as moto_responses
 from moto.core.models import botocore_stubber, patch_client
+from moto.core.utils import unix_time
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
-from moto.core.utils import unix_time
 from moto.moto_server import werkzeug_app
 from moto.sqs.models import SQSBackend
 
@@ -544,13 +544,14 @@ def _eval_job(self, env, job) -> None:
 
 
 def _start_execution(self, state_machine_arn: str, name: str | None = None, execution_input=None, trace_header=None):
-    if self.describe_state_machine(state_machine_arn).type != "EXPRESS":
+    state_machine = self.describe_state_machine(state_machine_arn)
+    if state_machine.type != "EXPRESS":
         return _original["start_execution"](self, state_machine_arn, name, execution_input, trace_header)
     name = name or str(uuid.uuid4())
     # A name of its own for each start, as the ARNs AWS gives Express executions end in one.
     execution = _original["start_execution"](self, state_machine_arn, f"{name}:{uuid.uuid4()}", execution_input, trace_header)
     execution.name = name
-    _forget_old_express_executions(self.describe_state_machine(state_machine_arn))  # patch 14
+    _forget_old_express_executions(state_machine)  # patch 14
     return execution
 
 

@@ -462,3 +462,13 @@ def test_15_an_sqs_receive_no_longer_recounts_the_queue_for_each_message(cloud, 
     sqs.send_message(QueueUrl=expiring, MessageBody="old")
     monkeypatch.setattr(moto_patches, "unix_time", lambda: time.time() + 61)
     assert sqs.receive_message(QueueUrl=expiring).get("Messages", []) == []
+
+
+def test_13_a_sync_start_past_express_limit_answers_timed_out(cloud, monkeypatch):
+    monkeypatch.setattr(moto_patches, "EXPRESS_LIMIT_SECONDS", 0.5)
+    sfn = cloud.client("stepfunctions")
+    slow = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 5, "End": True}}}
+    machine = sfn.create_state_machine(name="slow", roleArn="arn:aws:iam::123456789012:role/r", definition=json.dumps(slow), type="EXPRESS")
+    answer = sfn.start_sync_execution(stateMachineArn=machine["stateMachineArn"], input="{}")
+    assert (answer["status"], answer["error"]) == ("TIMED_OUT", "States.Timeout")
+    assert sfn.describe_execution(executionArn=answer["executionArn"])["status"] != "RUNNING"
