@@ -21,6 +21,7 @@ from typing import Any, Callable, Literal, get_args
 
 from docflow import keys
 from docflow.errors import DocflowError, Timeout
+from docflow.outcome import DocumentResult, ErrorInfo, failed_outcome
 from docflow.records import DocumentRecord, RecordStore
 from docflow.statuses import TERMINAL_STATUSES
 from docflow.storage import ObjectStore
@@ -30,6 +31,7 @@ Job = Literal["cleanup", "usage-report", "health-check"]
 JOBS: tuple[Job, ...] = get_args(Job)
 # Longer than the document workflow can run (each step's timeout, times its retries).
 STUCK_AFTER = timedelta(hours=2)
+NEVER_FINISHED: ErrorInfo = {"code": Timeout.code, "message": "Processing did not finish; upload the document again."}
 HEALTH_CHECK_OWNER = "docflow-health-check"
 HEALTH_CHECK_SECONDS = 90
 
@@ -124,13 +126,6 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
-def _timed_out(record: DocumentRecord, now: datetime) -> dict[str, Any]:
+def _timed_out(record: DocumentRecord, now: datetime) -> DocumentResult:
     """The outcome of a document whose workflow never reported back."""
-    return {
-        **(record.result or {}),
-        "document_id": record.document_id,
-        "filename": record.filename,
-        "status": "failed",
-        "error": {"code": Timeout.code, "message": "Processing did not finish; upload the document again."},
-        "recorded_at": _iso(now),
-    }
+    return failed_outcome(record.document_id, record.filename, NEVER_FINISHED, _iso(now), known=record.result)

@@ -71,6 +71,29 @@ FINDINGS = (
 )  # fmt: skip
 
 
+def failed_outcome(
+    document_id: str,
+    filename: str | None,
+    error: ErrorInfo,
+    recorded_at: str,
+    known: Mapping[str, Any] | None = None,
+) -> DocumentResult:
+    """The outcome of a document that failed outside the workflow's own record step (its
+    workflow never reported back, or its outcome was lost): every field, each as `known`
+    has it (what earlier steps found) or null."""
+    known = known or {}
+    outcome = {name: known.get(name) for name in DocumentResult.__annotations__}
+    outcome.update(
+        document_id=document_id,
+        filename=filename or known.get("filename"),
+        status="failed",
+        partial=bool(known.get("partial")),
+        error=error,
+        recorded_at=recorded_at,
+    )
+    return outcome  # type: ignore[return-value]  # every key of DocumentResult, set above
+
+
 def error_from_failure(failure: Mapping[str, Any]) -> ErrorInfo:
     """{code, message} from what a Catch recorded: {"Error": name, "Cause": text}.
 

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping, Sequence, TypeGuard
 
 from docflow import keys
 from docflow.errors import DocflowError, DocumentNotFound
-from docflow.outcome import FINDINGS, DocumentResult, ErrorInfo
+from docflow.outcome import FINDINGS, DocumentResult, ErrorInfo, failed_outcome
 from docflow.statuses import TERMINAL_STATUSES
 from docflow.storage import ObjectStore
 
@@ -53,7 +53,9 @@ def build_report(
 
     A document with no usable result counts as failed, so every listed document is
     accounted for and the counts always add up to total_documents."""
-    documents = [_entry(listed, results.get(listed["document_id"])) for listed in unique_entries(manifest)]
+    documents = [
+        _entry(listed, results.get(listed["document_id"]), finished_at) for listed in unique_entries(manifest)
+    ]
     statuses = Counter(document["status"] for document in documents)
     summary = {
         "total_documents": len(documents),
@@ -85,14 +87,16 @@ def unique_entries(manifest: Iterable[Mapping[str, Any]]) -> list[Mapping[str, A
     return entries
 
 
-def _entry(listed: Mapping[str, Any], found: Mapping[str, Any] | None) -> dict[str, Any]:
-    result: Mapping[str, Any] = found if _usable(found) else {"status": "failed", "error": MISSING_OUTCOME}
+def _entry(listed: Mapping[str, Any], found: Mapping[str, Any] | None, finished_at: str) -> dict[str, Any]:
+    result: Mapping[str, Any] = (
+        found if _usable(found) else failed_outcome(listed["document_id"], None, MISSING_OUTCOME, finished_at)
+    )
     return {
         "document_id": listed["document_id"],
         "filename": listed.get("filename") or result.get("filename"),
         "status": result["status"],
         **{name: result.get(name) for name in FINDINGS},
-        "partial": bool(result.get("partial")),  # false, not null, for a missing outcome
+        "partial": bool(result.get("partial")),
         "thumbnail": result.get("thumbnail_key"),
         "text": result.get("text_key"),
         "error": _error(result.get("error")),

@@ -8,6 +8,7 @@ import pytest
 
 from docflow import keys
 from docflow.jobs import STUCK_AFTER, HealthCheckFailed, cleanup, health_check, usage_report
+from docflow.outcome import DocumentResult
 from docflow.records import DocumentRecord
 from samples import make_pdf, recorded_result
 
@@ -43,6 +44,9 @@ def test_cleanup_fails_documents_stuck_in_processing_with_timeout(record_store, 
     stuck = record_store.get_document("stuck")
     assert stuck.status == "failed" and stuck.error["code"] == "timeout"
     assert record_store.get_document("busy").status == "processing"
+    # The same result model as the record step's: every field, null where nothing was found.
+    assert set(stuck.result) == set(DocumentResult.__annotations__)
+    assert stuck.result["filename"] == "a.pdf" and stuck.result["kind"] is None
 
 
 def test_usage_report_counts_by_status_kind_and_error(record_store, s3_store):

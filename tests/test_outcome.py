@@ -17,6 +17,7 @@ from docflow.outcome import (
     TIMEOUT_MESSAGE,
     DocumentResult,
     decide_outcome,
+    failed_outcome,
     record_outcome,
 )
 from fakes import MemoryObjectStore
@@ -266,3 +267,15 @@ def test_the_handler_counts_failures_by_code(s3_store, capsys):
     (by_kind,) = [m for m in metrics if "DocumentsByKind" in m]
     assert by_kind["kind"] == "unknown" and "error_code" not in by_kind  # detect never ran
     assert "Traceback" not in out
+
+
+def test_a_failure_outside_the_workflow_has_every_field_and_keeps_what_was_found():
+    error = {"code": "timeout", "message": "Processing did not finish."}
+    found = decide_outcome({**BASE, "detection": PDF, "extraction": EXTRACTION}, NOW)
+    outcome = failed_outcome("d1", None, error, "2026-03-02T00:00:00+00:00", known=found)
+    assert set(outcome) == set(get_type_hints(DocumentResult))
+    assert outcome["status"] == "failed" and outcome["error"] == error
+    assert outcome["page_count"] == 2 and outcome["filename"] == "a.pdf"
+    assert outcome["recorded_at"] == "2026-03-02T00:00:00+00:00"
+    bare = failed_outcome("d2", "b.png", error, "2026-03-02T00:00:00+00:00")
+    assert bare["filename"] == "b.png" and bare["kind"] is None and bare["partial"] is False
