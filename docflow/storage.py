@@ -7,22 +7,28 @@ import json
 import os
 from typing import IO, Any, Protocol
 
+from docflow.aws_errors import ErrorMap, error_code
 from docflow.errors import DocumentNotFound, TransientError
 
-TRANSIENT_S3_CODES = frozenset(
-    {
-        "SlowDown",
-        "ServiceUnavailable",
-        "InternalError",
-        "RequestTimeout",
-        "RequestTimeTooSkewed",
-        "Throttling",
-        "ThrottlingException",
-        "503",
-        "500",
-    }
+S3_ERRORS = ErrorMap(
+    service="Storage",
+    transient_codes=frozenset(
+        {
+            "SlowDown",
+            "ServiceUnavailable",
+            "InternalError",
+            "RequestTimeout",
+            "RequestTimeTooSkewed",
+            "Throttling",
+            "ThrottlingException",
+            "503",
+            "500",
+        }
+    ),
+    transient=TransientError,
+    missing_codes=frozenset({"NoSuchKey", "404", "NotFound"}),
+    missing=lambda key: DocumentNotFound(f"No object at {key}"),
 )
-MISSING_S3_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 
 
 class ObjectStore(Protocol):
@@ -56,9 +62,8 @@ class Presigner(Protocol):
 
 
 class S3ObjectStore:
-    """ObjectStore on one S3 bucket. Every S3 failure leaves as a docflow error: a missing
-    object is permanent, throttling and 5xx are transient (botocore has already retried
-    them), anything else propagates as an internal error."""
+    """ObjectStore on one S3 bucket. S3's failures leave as docflow's errors (S3_ERRORS): a
+    missing object is permanent, throttling and 5xx are transient."""
 
     def __init__(self, bucket: str, client: Any = None, *, connections: int = 10):
         if client is None:
@@ -79,12 +84,12 @@ class S3ObjectStore:
         return cls(os.environ["DOCFLOW_BUCKET"], connections=connections)
 
     def read_head(self, key: str, length: int) -> tuple[bytes, int]:
-        with _s3_errors(key):
+        with S3_ERRORS.translated(key):
             try:
                 response = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{length - 1}")
             except Exception as error:
                 # An empty object has no byte 0: S3 answers 416 to any range.
-                if _error_code(error) == "InvalidRange":
+                if error_code(error) == "InvalidRange":
                     return b"", 0
                 raise
             head = response["Body"].read()
@@ -93,23 +98,23 @@ class S3ObjectStore:
             return head, size
 
     def download(self, key: str, sink: IO[bytes]) -> None:
-        with _s3_errors(key):
+        with S3_ERRORS.translated(key):
             self.client.download_fileobj(self.bucket, key, sink)
 
     def open(self, key: str) -> IO[bytes]:
-        with _s3_errors(key):
+        with S3_ERRORS.translated(key):
             return self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
-        with _s3_errors(key):
+        with S3_ERRORS.translated(key):
             self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
 
     def upload(self, key: str, source: IO[bytes], content_type: str) -> None:
-        with _s3_errors(key):
+        with S3_ERRORS.translated(key):
             self.client.upload_fileobj(source, self.bucket, key, ExtraArgs={"ContentType": content_type})
 
     def get_json(self, key: str) -> Any:
-        with _s3_errors(key):
+        with S3_ERRORS.translated(key):
             body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         return json.loads(body)
 
@@ -118,7 +123,7 @@ class S3ObjectStore:
 
     def delete_prefix(self, prefix: str) -> int:
         deleted = 0
-        with _s3_errors(prefix):
+        with S3_ERRORS.translated(prefix):
             for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
                 batch = [{"Key": item["Key"]} for item in page.get("Contents", [])]
                 if batch:
@@ -143,35 +148,3 @@ class S3ObjectStore:
         return self.client.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
         )
-
-
-def _error_code(error: BaseException) -> str:
-    response = getattr(error, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
-class _s3_errors:
-    """Turns botocore's failures into docflow's taxonomy."""
-
-    def __init__(self, key: str):
-        self.key = key
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type, error, traceback) -> bool:
-        if error is None or isinstance(error, (DocumentNotFound, TransientError)):
-            return False
-        code = _error_code(error)
-        if code in MISSING_S3_CODES:
-            raise DocumentNotFound(f"No object at {self.key}") from error
-        if code in TRANSIENT_S3_CODES or _is_connection_error(error):
-            raise TransientError(f"Storage did not answer ({code or type(error).__name__})") from error
-        return False
-
-
-def _is_connection_error(error: BaseException) -> bool:
-    from botocore.exceptions import ConnectionError as BotoConnectionError
-    from botocore.exceptions import ReadTimeoutError
-
-    return isinstance(error, (BotoConnectionError, ReadTimeoutError))

@@ -9,24 +9,28 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import contextmanager
-from typing import Any, Iterator, Literal, Protocol
+from typing import Any, Literal, Protocol
 
+from docflow.aws_errors import ErrorMap
 from docflow.errors import TransientError
 
 ExecutionStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]
-
-# Step Functions' answers that say "not now" rather than "never".
-THROTTLING_CODES = frozenset(
-    {"ThrottlingException", "ExecutionLimitExceeded", "ServiceUnavailable", "InternalFailure", "RequestTimeout"}
-)
-
 
 class Throttled(TransientError):
     """Step Functions is refusing new executions for now; the caller may try again later."""
 
     code = "throttled"
     advice = "docflow is busy; try again in a few seconds."
+
+
+# Step Functions' answers that say "not now" rather than "never".
+SFN_ERRORS = ErrorMap(
+    service="Step Functions",
+    transient_codes=frozenset(
+        {"ThrottlingException", "ExecutionLimitExceeded", "ServiceUnavailable", "InternalFailure", "RequestTimeout"}
+    ),
+    transient=Throttled,
+)
 
 
 class Workflows(Protocol):
@@ -62,15 +66,15 @@ class StepFunctionsWorkflows:
         return self._start(self.batch_workflow_arn, name, batch)
 
     def status(self, execution_arn: str) -> ExecutionStatus:
-        with _throttling_is_transient():
+        with SFN_ERRORS.translated():
             return self.client.describe_execution(executionArn=execution_arn)["status"]
 
     def stop(self, execution_arn: str, cause: str) -> None:
-        with _throttling_is_transient():
+        with SFN_ERRORS.translated():
             self.client.stop_execution(executionArn=execution_arn, error="Cancelled", cause=cause)
 
     def _start(self, state_machine_arn: str, name: str, execution_input: dict[str, Any]) -> str:
-        with _throttling_is_transient():
+        with SFN_ERRORS.translated():
             try:
                 return self.client.start_execution(
                     stateMachineArn=state_machine_arn, name=name, input=json.dumps(execution_input)
@@ -83,14 +87,3 @@ class StepFunctionsWorkflows:
 def execution_arn(state_machine_arn: str, name: str) -> str:
     """arn:aws:states:<region>:<account>:stateMachine:<machine> -> ...:execution:<machine>:<name>"""
     return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
-
-
-@contextmanager
-def _throttling_is_transient() -> Iterator[None]:
-    try:
-        yield
-    except Exception as error:
-        response = getattr(error, "response", None)
-        if isinstance(response, dict) and response.get("Error", {}).get("Code") in THROTTLING_CODES:
-            raise Throttled("Step Functions is throttling requests") from error
-        raise
