@@ -69,7 +69,7 @@ EXPRESS_BILLED_MEMORY_MB = 64
 # of the batch's Map runs its documents side by side, so it lasts about its documents' time
 # over its inline Map's concurrency (at least the longest document's), and bills that.
 INLINE_MAP_CONCURRENCY = 40
-# docflow reads its records with ConsistentRead=True (docflow/records.py): 1 RRU per read of
+# docflow reads its records with ConsistentRead=True (docflow/dynamodb_records.py): 1 RRU per read of
 # an item under 4 KB, not the 0.5 of an eventually consistent read.
 DYNAMODB_GET_ITEM_RRU = 1.0
 # A transactional write costs 2 WRU per item under 1 KB. requests.json counts requests, not

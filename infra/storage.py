@@ -9,7 +9,7 @@ from constructs import Construct
 
 from infra.nag import acknowledge
 
-from docflow.records import OWNER_INDEX, TABLE_SCHEMA, TTL_ATTRIBUTE
+from docflow.dynamodb_records import OWNER_INDEX, TABLE_SCHEMA, TTL_ATTRIBUTE
 
 # What each key prefix holds, all kept for the retention period (keys.py makes the keys).
 EXPIRING_PREFIXES = ("uploads/", "inputs/", "documents/", "batches/", "reports/")

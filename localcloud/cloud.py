@@ -22,8 +22,8 @@ import boto3
 from botocore.config import Config
 from moto.core.models import patch_client
 
+from docflow.dynamodb_records import create_table
 from docflow.ingestion import upload_event_pattern
-from docflow.records import create_table
 from infra.catalog import (
     FunctionSpec,
     deployed_name,

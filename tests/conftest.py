@@ -28,7 +28,7 @@ def aws():
     """moto's in-process AWS with docflow's bucket and records table, as deployed."""
     from moto import mock_aws
 
-    from docflow.records import create_table
+    from docflow.dynamodb_records import create_table
 
     # moto's state is new for every test; boto3's default session is kept, so its service
     # models and endpoint rules load once per run rather than once per test (0.6 s each).
@@ -60,7 +60,7 @@ def record_store(aws):
     """A real DynamoRecordStore on moto's in-process DynamoDB."""
     import boto3
 
-    from docflow.records import DynamoRecordStore
+    from docflow.dynamodb_records import DynamoRecordStore
 
     return DynamoRecordStore(os.environ["DOCFLOW_TABLE"], boto3.client("dynamodb", region_name="us-east-1"))
 

@@ -22,7 +22,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from docflow import keys
-from docflow.records import create_table
+from docflow.dynamodb_records import create_table
 from infra.bundles import RUNTIME_PROVIDED, build_bundle
 from infra.catalog import load_catalog, substitute
 from samples import make_image, make_pdf
@@ -159,7 +159,8 @@ def test_api_and_ingest_run_from_their_bundles(runtime_sdk, moto_endpoint, tmp_p
     assert json.loads(run_from_bundle("api", health, runtime_sdk, endpoint, tmp_path)["result"]["body"]) == {"status": "ok"}
     created = {"detail-type": "Object Created", "source": "aws.s3", "account": "123456789012", "id": "1", "version": "0",
                "time": "2026-01-01T00:00:00Z", "region": "us-east-1", "resources": [],
-               "detail": {"bucket": {"name": BUCKET}, "object": {"key": "uploads/nobody/x.pdf", "etag": "e"}}}
+               "detail": {"version": "0", "bucket": {"name": BUCKET}, "object": {"key": "uploads/nobody/x.pdf", "etag": "e"},
+                          "request-id": "r", "requester": "123456789012"}}
     message = {"messageId": "m1", "receiptHandle": "r", "body": json.dumps(created), "md5OfBody": "0",
                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1", "SenderId": "s",
                               "ApproximateFirstReceiveTimestamp": "1"},
@@ -190,5 +191,5 @@ def test_builds_at_once_leave_one_whole_bundle(tmp_path):
     with ThreadPoolExecutor(4) as pool:
         bundles = list(pool.map(lambda _: build_bundle(spec, ARCHITECTURE, PYTHON, build_dir=tmp_path), range(4)))
     (bundle,) = set(bundles)
-    assert (bundle / "pydantic" / "__init__.py").is_file() and (bundle / "docflow" / "records.py").is_file()
+    assert (bundle / "pydantic" / "__init__.py").is_file() and (bundle / "docflow" / "dynamodb_records.py").is_file()
     assert [path.name for path in bundle.parent.iterdir()] == ["record"]  # no staging left behind

@@ -390,3 +390,15 @@ def test_the_upload_pattern_names_the_bucket_and_the_prefix():
     assert pattern["detail-type"] == ["Object Created"]
     assert pattern["detail"]["bucket"]["name"] == ["my-bucket"]
     assert pattern["detail"]["object"]["key"] == [{"prefix": "uploads/"}]
+
+
+def test_motos_etag_spelling_names_the_same_run_as_s3s(ingest, record_store, starts):
+    """moto writes "eTag" where S3 writes "etag": both are the same upload, started once."""
+    document = pending_document(record_store)
+    s3_event = object_created(document.key)
+    moto_event = object_created(document.key)
+    moto_event["detail"]["object"]["eTag"] = moto_event["detail"]["object"].pop("etag")
+
+    assert invoke(ingest, sqs_record(moto_event), sqs_record(s3_event)) == []
+
+    assert starts == [Upload(document.key, s3_event["detail"]["object"]["etag"]).execution_name()]

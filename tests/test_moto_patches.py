@@ -293,7 +293,7 @@ def test_11_a_batch_counted_from_many_threads_counts_each_document_once(cloud):
 
     import boto3
 
-    from docflow.records import DynamoRecordStore, batch_pk
+    from docflow.dynamodb_records import DynamoRecordStore, batch_pk
 
     client = boto3.client("dynamodb", endpoint_url=cloud.endpoint_url, region_name="us-east-1",
                           aws_access_key_id="local", aws_secret_access_key="local")  # fmt: skip

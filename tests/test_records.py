@@ -13,8 +13,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from docflow import keys
+from docflow.dynamodb_records import encode_cursor
 from docflow.outcome import decide_outcome, track_outcome
-from docflow.records import BatchRecord, DocumentRecord, InvalidCursor, encode_cursor
+from docflow.records import BatchRecord, DocumentRecord, InvalidCursor
 
 START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 RESULT = {
@@ -115,6 +116,45 @@ def test_a_fresh_document_round_trips_with_its_empty_fields(record_store):
     found = record_store.get_document("d1")
     assert found == record
     assert (found.result, found.error, found.run_id) == (None, None, None)
+
+
+def test_a_nested_result_round_trips_unchanged_and_is_stored_as_json(record_store):
+    result = {
+        **RESULT,
+        "filename": "Übersicht – 報告書 🚀.pdf",
+        "keywords": [{"word": "naïve", "count": 3}, {"word": "café", "count": 1}],
+        "sentiment": {"label": "positive", "score": 0.1 + 0.2, "scores": [1e-12, -2.5, 3.0, 1e300]},
+        "nested": {"empty": {}, "none": None, "flags": [True, False], "deep": [[{"x": 1.5}], []]},
+    }
+    record = document("d1", status="succeeded", result=result, run_id="d1-run-1", run_started=True,
+                      expires_at=1775001600)  # fmt: skip
+    record_store.create_document(record)
+    found = record_store.get_document("d1")
+    assert found == record
+    assert found.result["sentiment"]["score"] == 0.1 + 0.2 and type(found.expires_at) is int
+    # Stored as one JSON string, as the deployed table's items are: floats never become Decimals.
+    (item,) = table_items()
+    assert set(item["result"]) == {"S"}
+    assert (item["expires_at"], item["run_started"]) == ({"N": "1775001600"}, {"BOOL": True})
+
+
+def test_a_document_stored_before_the_adapter_moved_reads_back(record_store):
+    """An item as the deployed table holds it: written before boto3's serializer was used."""
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    client.put_item(TableName=os.environ["DOCFLOW_TABLE"], Item={
+        "pk": {"S": "DOC#d1"}, "sk": {"S": "DOC"}, "owner_key": {"S": "alice#document"},
+        "document_id": {"S": "d1"}, "owner": {"S": "alice"}, "filename": {"S": "d1.pdf"},
+        "key": {"S": keys.upload_key("d1", "d1.pdf")}, "content_type": {"S": "application/pdf"},
+        "status": {"S": "failed"}, "created_at": {"S": at(0)}, "updated_at": {"S": at(0)},
+        "result": {"S": '{"status":"failed","score":0.25,"words":["é"]}'},
+        "error": {"S": '{"code": "corrupt_file", "message": "The PDF could not be read."}'},
+        "run_id": {"S": "d1-run-1"}, "run_started": {"BOOL": True}, "expires_at": {"N": "1775001600"},
+    })  # fmt: skip
+    found = record_store.get_document("d1")
+    assert found == document(
+        "d1", status="failed", result={"status": "failed", "score": 0.25, "words": ["é"]},
+        error=FAILED_RESULT["error"], run_id="d1-run-1", run_started=True, expires_at=1775001600,
+    )  # fmt: skip
 
 
 def test_a_missing_document_is_none(record_store):

@@ -28,7 +28,7 @@ from docflow.api_models import (
     UploadCreated,
     UploadRequest,
 )
-from docflow.records import DynamoRecordStore
+from docflow.dynamodb_records import DynamoRecordStore
 from docflow.runtime import logger, metrics, tracer
 from docflow.service import DocflowService, ServiceError
 from docflow.settings import Settings

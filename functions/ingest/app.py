@@ -9,29 +9,32 @@ from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsRecordModel
+from aws_lambda_powertools.utilities.parser.models import (
+    S3EventNotificationEventBridgeDetailModel,
+    S3EventNotificationEventBridgeModel,
+    S3EventNotificationObjectModel,
+    SqsRecordModel,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import AliasChoices, BaseModel, Field, Json
+from pydantic import AliasChoices, Field, Json
 
+from docflow.dynamodb_records import DynamoRecordStore
 from docflow.ingestion import Upload, ingest
-from docflow.records import DynamoRecordStore
 from docflow.runtime import logger, metrics, tracer
 from docflow.workflows import StepFunctionsWorkflows
 
 
-class UploadedObject(BaseModel):
-    key: str
-    # S3 writes "etag"; some emulators write "eTag".
+class UploadedObject(S3EventNotificationObjectModel):
+    # moto's S3 writes "eTag" where S3 writes "etag".
     etag: str = Field("", validation_alias=AliasChoices("etag", "eTag"))
-    version_id: str | None = Field(None, validation_alias=AliasChoices("version-id", "versionId"))
 
 
-class ObjectCreated(BaseModel):
+class UploadDetail(S3EventNotificationEventBridgeDetailModel):
     object: UploadedObject
 
 
-class ObjectCreatedEvent(EventBridgeModel):
-    detail: ObjectCreated
+class ObjectCreatedEvent(S3EventNotificationEventBridgeModel):
+    detail: UploadDetail
 
 
 class UploadMessage(SqsRecordModel):

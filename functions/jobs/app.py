@@ -7,8 +7,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from docflow.dynamodb_records import DynamoRecordStore
 from docflow.jobs import HealthCheckFailed, Job, cleanup, health_check, usage_report
-from docflow.records import DynamoRecordStore
 from docflow.runtime import logger, metrics, step
 from docflow.storage import S3ObjectStore
 

@@ -3,9 +3,9 @@
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from docflow.dynamodb_records import DynamoRecordStore
 from docflow.events import WorkflowState
 from docflow.outcome import record_outcome, track_outcome
-from docflow.records import DynamoRecordStore
 from docflow.runtime import logger, metrics, step
 from docflow.storage import S3ObjectStore
 

@@ -3,8 +3,8 @@
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from docflow.dynamodb_records import DynamoRecordStore
 from docflow.events import BatchRef
-from docflow.records import DynamoRecordStore
 from docflow.reporting import READERS, write_batch_report
 from docflow.runtime import logger, metrics, step
 from docflow.statuses import ENDED
