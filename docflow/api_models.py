@@ -1,5 +1,5 @@
 """The API's request and response bodies: validated on the way in and out, and the
-source of the OpenAPI document at /openapi.json."""
+source of the OpenAPI document at /docs?format=json."""
 
 from __future__ import annotations
 

@@ -88,7 +88,7 @@ def serve(arguments: argparse.Namespace) -> int:
         invoke_api = lambda event: cloud.invoke("api", event)  # noqa: E731
         throttling = cloud.functions["api"].throttling
         with LocalApiGateway(invoke_api, tokens, throttling=throttling, port=arguments.port) as api:
-            print(f"API        {api.url}   (Swagger UI: {api.url}/docs, OpenAPI: {api.url}/openapi.json)")
+            print(f"API        {api.url}   (Swagger UI: {api.url}/docs, OpenAPI: {api.url}/docs?format=json)")
             print(f"S3         {cloud.s3_gateway.url}   (presigned uploads and downloads)")
             print(f"AWS        {cloud.endpoint_url}   (moto: S3, SQS, DynamoDB, Step Functions… for --endpoint-url)")
             print(f"token      {tokens[0]}")

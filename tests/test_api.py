@@ -136,7 +136,6 @@ def test_health_answers_without_a_caller(api):
         ("POST", "/batches", {"document_ids": ["abc"]}),
         ("GET", "/batches/abc", None),
         ("DELETE", "/batches/abc", None),
-        ("GET", "/openapi.json", None),
         ("GET", "/docs", None),
         ("GET", "/no/such/route", None),
     ],
@@ -514,14 +513,15 @@ def test_an_unknown_route_is_a_json_404(api, method, path):
 
 
 def test_the_openapi_document_describes_the_api(api):
-    status, schema = request(api, "GET", "/openapi.json")
+    status, schema = request(api, "GET", "/docs", query={"format": "json"})
     assert status == 200, schema
     assert schema["openapi"].startswith("3.")
     assert schema["info"]["title"] == "docflow"
+    assert schema["info"]["description"].startswith("Upload PDFs and images")
     assert {"/uploads", "/documents", "/documents/{document_id}", "/batches", "/batches/{batch_id}"} <= set(
         schema["paths"]
     )
-    assert "/openapi.json" not in schema["paths"]
+    assert "/docs" not in schema["paths"]
 
 
 def test_the_docs_are_a_swagger_page(api):
