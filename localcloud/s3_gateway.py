@@ -1,39 +1,29 @@
-"""A local S3 endpoint that enforces browser-form (presigned POST) uploads the way AWS does.
+"""A local S3 endpoint, in front of moto, that refuses browser-form (presigned POST) uploads as AWS does.
 
-moto's S3 server accepts any form POST: it never checks the policy's signature, expiry or
-conditions, so an upload that AWS would refuse (too big, wrong content type, tampered key,
-expired form) succeeds locally. S3Gateway sits in front of moto and checks each form POST as
-S3 does: SigV4 policy signature, expiration, every condition, no uncovered fields. Only then
-does it store the file in moto with put_object, so moto's bucket notifications still fire.
-Every other request (boto3 calls, presigned GET URLs) is proxied to moto unchanged, after an
-expiry check of presigned query parameters, so the gateway can be the one S3 endpoint that
-`docflow serve` hands to clients.
+S3Gateway serves S3 over HTTP. Each form POST is read and checked by localcloud.post_policy
+(moto's own server would accept any); only then does the gateway store the file in moto with
+put_object, so moto's bucket notifications still fire. Every other request (boto3 calls,
+presigned GET URLs) is proxied to moto unchanged, after an expiry check of presigned query
+parameters, so the gateway can be the one S3 endpoint that `docflow serve` hands to clients.
+S3Faults makes a share of the proxied requests fail as S3 does when it throttles.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import hashlib
-import hmac
 import http.client
-import json
 import logging
 import random
 import threading
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from email import policy as email_policy
-from email.parser import HeaderParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import quote, urlsplit
 from xml.sax.saxutils import escape
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from localcloud.post_policy import TOO_LARGE, Form, PostPolicyChecker, S3Error, check_not_expired, parse_form
 from localcloud.servers import SHUTDOWN_POLL_SECONDS, log_request_errors
 
 logger = logging.getLogger("docflow.s3gateway")
@@ -42,8 +32,6 @@ logger = logging.getLogger("docflow.s3gateway")
 _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "expect"}
 )
-# Form fields S3 does not require the policy to mention (besides any x-ignore-* field).
-_UNSIGNED_FIELDS = frozenset({"policy", "x-amz-signature", "file"})
 # Form fields S3 turns into object properties (x-amz-meta-* become metadata).
 _OBJECT_FIELDS = {
     "cache-control": "CacheControl",
@@ -53,100 +41,7 @@ _OBJECT_FIELDS = {
     "x-amz-storage-class": "StorageClass",
 }
 _CHUNK = 64 * 1024
-# S3's own wording, which clients and people search for.
-_MALFORMED = "The body of your POST request is not well-formed multipart/form-data."
-_SIGV2 = "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
-_UNKNOWN_KEY = "The AWS Access Key Id you provided does not exist in our records."
-_BAD_SIGNATURE = (
-    "The request signature we calculated does not match the signature you provided. Check your key and signing method."
-)
-_TOO_LARGE = "Your proposed upload exceeds the maximum allowed size"
-_TOO_SMALL = "Your proposed upload is smaller than the minimum allowed size"
 _DRAIN_LIMIT = 1 << 30  # past this, drop the connection rather than read a refused body
-
-
-class S3Error(Exception):
-    """An answer in S3's error format: status, code and message as AWS would send them."""
-
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(f"{code}: {message}")
-        self.status, self.code, self.message = status, code, message
-
-    def xml(self) -> bytes:
-        return (
-            '<?xml version="1.0" encoding="UTF-8"?>'
-            f"<Error><Code>{escape(self.code)}</Code><Message>{escape(self.message)}</Message></Error>"
-        ).encode()
-
-
-def _denied(message: str) -> S3Error:
-    return S3Error(403, "AccessDenied", message)
-
-
-def _invalid_policy(message: str) -> S3Error:
-    return S3Error(400, "InvalidPolicyDocument", f"Invalid Policy: {message}")
-
-
-@dataclass
-class _Form:
-    fields: dict[str, str] = field(default_factory=dict)  # lower-cased name -> value
-    names: dict[str, str] = field(default_factory=dict)  # lower-cased name -> name as sent
-    file: bytes | None = None
-    filename: str = ""
-    file_type: str | None = None
-
-
-def _parse_form(content_type: str, body: bytes) -> _Form:
-    """multipart/form-data, as S3 reads it: fields up to `file`; anything after it is ignored."""
-    malformed = S3Error(400, "MalformedPOSTRequest", _MALFORMED)
-    parser = HeaderParser(policy=email_policy.HTTP)
-    boundary = parser.parsestr(f"Content-Type: {content_type}\r\n\r\n").get_boundary()
-    if not boundary:
-        raise malformed
-    form = _Form()
-    # Prefixing CRLF makes the first delimiter look like the others.
-    for part in (b"\r\n" + body).split(b"\r\n--" + boundary.encode("latin-1"))[1:]:
-        if part.startswith(b"--"):  # the closing delimiter
-            return form
-        head, separator, content = part.partition(b"\r\n\r\n")
-        if not separator:
-            raise malformed
-        # Browsers send non-ASCII file names as raw UTF-8 inside the header.
-        headers = parser.parsestr(head.lstrip(b" \t\r\n").decode("utf-8", "replace") + "\r\n\r\n")
-        name = headers.get_param("name", header="content-disposition")
-        if not isinstance(name, str):
-            raise malformed
-        if name.lower() == "file":
-            form.file, form.filename = content, headers.get_filename() or ""
-            form.file_type = headers.get_content_type() if "content-type" in headers else None
-            return form
-        form.fields[name.lower()] = content.decode("utf-8", "replace")
-        form.names[name.lower()] = name
-    raise malformed  # no closing delimiter: a truncated body
-
-
-def _signing_key(secret: str, date: str, region: str) -> bytes:
-    key = ("AWS4" + secret).encode()
-    for part in (date, region, "s3", "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return key
-
-
-def _check_not_expired(query: str) -> None:
-    """Presigned URLs (SigV4, or SigV2 which boto3 still defaults to in us-east-1) expire."""
-    params = {name.lower(): value for name, value in parse_qsl(query)}
-    try:
-        if "x-amz-date" in params and "x-amz-expires" in params:
-            signed = datetime.strptime(params["x-amz-date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-            deadline = signed + timedelta(seconds=int(params["x-amz-expires"]))
-        elif "expires" in params and "awsaccesskeyid" in params:
-            deadline = datetime.fromtimestamp(int(params["expires"]), UTC)
-        else:
-            return
-    except ValueError:
-        raise S3Error(400, "AuthorizationQueryParametersError", "Invalid X-Amz-Date or X-Amz-Expires.") from None
-    if datetime.now(UTC) > deadline:
-        raise _denied("Request has expired")
 
 
 class S3Faults:
@@ -189,6 +84,7 @@ class S3Gateway:
         self.access_key = credentials["AWS_ACCESS_KEY_ID"]
         self._secret_key = credentials["AWS_SECRET_ACCESS_KEY"]
         self.region = region
+        self._checker = PostPolicyChecker(self.access_key, self._secret_key, region)
         self.max_body_bytes = max_body_bytes
         self.faults = S3Faults()
         self._address = (host, port)
@@ -215,7 +111,9 @@ class S3Gateway:
         if self._server is not None:
             raise RuntimeError("the S3 gateway is already started")
         self._server = _Server(self._address, self)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="s3-gateway", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="s3-gateway", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -241,18 +139,10 @@ class S3Gateway:
 
     # -- form POST uploads --------------------------------------------------------------------
 
-    def accept_upload(self, bucket: str, form: _Form) -> tuple[int, dict[str, str], bytes]:
+    def accept_upload(self, bucket: str, form: Form) -> tuple[int, dict[str, str], bytes]:
         """Checks the form as S3 does, stores the file, and returns S3's answer."""
         fields = form.fields
-        self._check_signature(fields)
-        if "key" not in fields:
-            raise S3Error(400, "InvalidArgument", "Bucket POST must contain a field named 'key'.")
-        if form.file is None:
-            raise S3Error(400, "InvalidArgument", "POST requires exactly one file upload per request.")
-        self._check_policy(bucket, form, len(form.file))
-        key = fields["key"].replace("${filename}", form.filename)
-        if not key:
-            raise S3Error(400, "InvalidArgument", "User key must have a length greater than 0.")
+        key = self._checker.check_upload(bucket, form)
         extra: dict[str, Any] = {_OBJECT_FIELDS[name]: fields[name] for name in fields.keys() & _OBJECT_FIELDS}
         metadata = {name.removeprefix("x-amz-meta-"): v for name, v in fields.items() if name.startswith("x-amz-meta-")}
         content_type = fields.get("content-type") or form.file_type or "binary/octet-stream"
@@ -275,81 +165,6 @@ class S3Gateway:
             ).encode()
             return 201, headers, body
         return (200 if status == "200" else 204), headers, b""
-
-    def _check_signature(self, fields: dict[str, str]) -> None:
-        if "x-amz-signature" not in fields:
-            if "signature" in fields:  # SigV2, which buckets created since 2020 refuse
-                raise S3Error(400, "InvalidRequest", _SIGV2)
-            raise _denied("Access Denied")  # an anonymous upload: docflow's buckets are private
-        if fields.get("x-amz-algorithm") != "AWS4-HMAC-SHA256":
-            raise S3Error(400, "InvalidArgument", "Invalid or missing x-amz-algorithm: use AWS4-HMAC-SHA256.")
-        if "policy" not in fields:
-            raise S3Error(400, "InvalidArgument", "Bucket POST must contain a field named 'policy'.")
-        scope = fields.get("x-amz-credential", "").split("/")
-        if len(scope) != 5 or scope[3:] != ["s3", "aws4_request"]:
-            raise S3Error(400, "InvalidArgument", f"Invalid credential: {fields.get('x-amz-credential', '')}")
-        access_key, date, region = scope[:3]
-        if access_key != self.access_key:
-            raise S3Error(403, "InvalidAccessKeyId", _UNKNOWN_KEY)
-        if region != self.region:
-            wrong_region = f"the region '{region}' is wrong; expecting '{self.region}'"
-            raise S3Error(400, "AuthorizationHeaderMalformed", f"The authorization header is malformed; {wrong_region}")
-        expected = hmac.new(_signing_key(self._secret_key, date, region), fields["policy"].encode(), hashlib.sha256)
-        if not hmac.compare_digest(expected.hexdigest(), fields["x-amz-signature"].lower()):
-            raise S3Error(403, "SignatureDoesNotMatch", _BAD_SIGNATURE)
-
-    def _check_policy(self, bucket: str, form: _Form, size: int) -> None:
-        try:
-            document = json.loads(base64.b64decode(form.fields["policy"], validate=True))
-        except (binascii.Error, ValueError):
-            raise _invalid_policy("Invalid JSON.") from None
-        if not isinstance(document, dict) or not isinstance(document.get("conditions"), list):
-            raise _invalid_policy("Policy missing conditions.")
-        try:
-            expiration = datetime.fromisoformat(document["expiration"])
-        except (KeyError, TypeError, ValueError):
-            raise _invalid_policy("Invalid 'expiration' value.") from None
-        if expiration.tzinfo is None:
-            expiration = expiration.replace(tzinfo=UTC)
-        if datetime.now(UTC) > expiration:
-            raise _denied("Invalid according to Policy: Policy expired.")
-
-        covered: set[str] = set()
-        for condition in document["conditions"]:
-            if isinstance(condition, dict) and len(condition) == 1:  # {"field": value} means eq
-                ((name, expected),) = condition.items()
-                operator, name = "eq", f"${name}"
-            elif isinstance(condition, list) and len(condition) == 3:
-                operator, name, expected = condition
-                operator = str(operator).lower()
-            else:
-                raise _invalid_policy(f"Invalid condition: {json.dumps(condition)}")
-            if operator == "content-length-range":
-                try:
-                    low, high = int(name), int(expected)
-                except (TypeError, ValueError):
-                    raise _invalid_policy(f"Invalid condition: {json.dumps(condition)}") from None
-                if size > high:
-                    raise S3Error(400, "EntityTooLarge", _TOO_LARGE)
-                if size < low:
-                    raise S3Error(400, "EntityTooSmall", _TOO_SMALL)
-                continue
-            names_a_field = isinstance(name, str) and name.startswith("$") and isinstance(expected, str)
-            if operator not in ("eq", "starts-with") or not names_a_field:
-                raise _invalid_policy(f"Invalid condition: {json.dumps(condition)}")
-            field_name = name[1:].lower()
-            covered.add(field_name)
-            # The bucket is the one the form posts to, whether or not the form names it.
-            actual = bucket if field_name == "bucket" else form.fields.get(field_name)
-            holds = actual is not None and (actual == expected if operator == "eq" else actual.startswith(expected))
-            if not holds:
-                failed = json.dumps([operator, name, expected])
-                raise _denied(f"Invalid according to Policy: Policy Condition failed: {failed}")
-
-        unsigned = covered | _UNSIGNED_FIELDS
-        extra = [form.names[name] for name in form.fields if name not in unsigned and not name.startswith("x-ignore-")]
-        if extra:
-            raise _denied(f"Invalid according to Policy: Extra input fields: {', '.join(extra)}")
 
 
 class _Server(ThreadingHTTPServer):
@@ -383,7 +198,7 @@ class _Handler(BaseHTTPRequestHandler):
             if self.command == "POST" and is_form and bucket and "/" not in bucket:
                 self._upload(bucket)
             else:
-                _check_not_expired(path.query)
+                check_not_expired(path.query)
                 self._proxy()
             return
         except S3Error as error:
@@ -424,8 +239,8 @@ class _Handler(BaseHTTPRequestHandler):
             remaining = int(length) if int(length) <= _DRAIN_LIMIT else 0
             while remaining > 0 and (chunk := self.rfile.read(min(_CHUNK, remaining))):
                 remaining -= len(chunk)
-            raise S3Error(400, "EntityTooLarge", _TOO_LARGE)
-        form = _parse_form(self.headers["Content-Type"], self.rfile.read(int(length)))
+            raise S3Error(400, "EntityTooLarge", TOO_LARGE)
+        form = parse_form(self.headers["Content-Type"], self.rfile.read(int(length)))
         status, headers, body = gateway.accept_upload(bucket, form)
         self._answer(status, headers | ({"Content-Type": "application/xml"} if body else {}), body)
 

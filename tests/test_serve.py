@@ -391,7 +391,8 @@ def test_dead_letters_are_redriven_to_ingest_without_starting_anything_twice(ser
     etag = server.client("s3").head_object(Bucket="docflow-local-documents", Key=key)["ETag"].strip('"')
     event = {"version": "0", "id": "dead", "detail-type": "Object Created", "source": "aws.s3",
              "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": "us-east-1", "resources": [],
-             "detail": {"bucket": {"name": "docflow-local-documents"}, "object": {"key": key, "etag": etag}}}  # fmt: skip
+             "detail": {"version": "0", "bucket": {"name": "docflow-local-documents"},
+                        "object": {"key": key, "etag": etag}, "request-id": "r", "requester": "123456789012"}}  # fmt: skip
     sqs = server.client("sqs")
     dead_letters = sqs.get_queue_url(QueueName="docflow-ingest-dlq")["QueueUrl"]
     sqs.send_message(QueueUrl=dead_letters, MessageBody=json.dumps(event))
