@@ -8,13 +8,14 @@ CDK := JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 node_modules/.bin/cdk
 CDKLOCAL := JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 node_modules/.bin/cdklocal
 ALARM_EMAIL ?=
 
-.PHONY: setup demo test test-fast bench bundles synth deploy localstack-deploy localstack-test clean help
+.PHONY: setup demo test test-fast lint bench bundles synth deploy localstack-deploy localstack-test clean help
 
 help:
 	@echo "make setup   create .venv with everything docflow needs (fast when nothing changed)"
 	@echo "make demo    process examples/ in the local cloud; results in docflow-out/"
 	@echo "make test    run the test suite"
 	@echo "make test-fast  the tests that need no local cloud, server or bundle build (under a minute)"
+	@echo "make lint    ruff (lint and format check) and mypy, as CI runs them; configured in pyproject.toml"
 	@echo "make bench   run the benchmarks (uses ../shared/corpus when present)"
 	@echo "make synth   build the Lambda bundles and synthesise the CDK app into cdk.out/ (no Docker, no AWS)"
 	@echo "make deploy  deploy to the AWS account of your credentials; ALARM_EMAIL=you@example.com to get alarms"
@@ -45,6 +46,14 @@ test: setup
 # local_cloud), with the fuzz at a quarter of its inputs: for the edit-test loop.
 test-fast: setup
 	FUZZ_SCALE=0.25 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope -m "not local_cloud"
+
+# ruff and mypy over the code that ships or runs docflow; `ruff format $(LINTED)` fixes the
+# formatting and `ruff check --fix $(LINTED)` what it can of the rest.
+LINTED := docflow functions localcloud docflow_cli infra app.py
+lint: setup
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
 
 # benchmarks/test_speed.py compares docflow with the floor and the Celery peer and writes
 # benchmarks/results/latest.json; BENCH_ARGS picks tests, e.g. BENCH_ARGS='-k speed'.

@@ -6,10 +6,10 @@ from __future__ import annotations
 import io
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import resources
-from typing import Iterable
 
 from docflow.storage import ObjectStore
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import mimetypes
 from dataclasses import asdict, dataclass
 from pathlib import PurePosixPath
@@ -89,7 +90,5 @@ def _use_bundled_libmagic() -> None:
     """Lambda's runtime has no libmagic; the detect bundle ships pylibmagic's build of it and
     its database, which importing pylibmagic points python-magic at. Elsewhere the system's
     libmagic serves."""
-    try:
+    with contextlib.suppress(ImportError):
         import pylibmagic  # noqa: F401
-    except ImportError:
-        pass

@@ -13,9 +13,10 @@ import base64
 import binascii
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import asdict
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -71,9 +72,7 @@ def _is_document_position(key: dict[str, Any], owner: str) -> bool:
     ):
         return False
     return (
-        key["owner_key"]["S"] == f"{owner}#document"
-        and key["pk"]["S"].startswith("DOC#")
-        and key["sk"]["S"] == "DOC"
+        key["owner_key"]["S"] == f"{owner}#document" and key["pk"]["S"].startswith("DOC#") and key["sk"]["S"] == "DOC"
     )
 
 
@@ -186,7 +185,10 @@ class DynamoRecordStore:
             "run_id = :run AND #status = :processing",
             names={"#status": "status"},
             values={
-                ":status": {"S": status}, ":run": {"S": run_id}, ":processing": {"S": "processing"}, ":now": {"S": now}
+                ":status": {"S": status},
+                ":run": {"S": run_id},
+                ":processing": {"S": "processing"},
+                ":now": {"S": now},
             },
         )
 
@@ -276,13 +278,21 @@ class DynamoRecordStore:
         )
 
     def _update_if(
-        self, key: dict[str, Any], update: str, condition: str, *, names: dict[str, str] | None = None,
+        self,
+        key: dict[str, Any],
+        update: str,
+        condition: str,
+        *,
+        names: dict[str, str] | None = None,
         values: dict[str, Any] | None = None,
     ) -> bool:
         """One conditional update of the item at `key`: True when it was applied, False when
         its condition did not hold."""
         request: dict[str, Any] = {
-            "TableName": self.table, "Key": key, "UpdateExpression": update, "ConditionExpression": condition
+            "TableName": self.table,
+            "Key": key,
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
         }
         if names:
             request["ExpressionAttributeNames"] = names
@@ -328,7 +338,8 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
 
 def _document(item: dict[str, Any]) -> DocumentRecord:
     plain = _plain(item)
-    return DocumentRecord(**{name: plain.get(name) for name in DocumentRecord.__dataclass_fields__})
+    fields: dict[str, Any] = {name: plain.get(name) for name in DocumentRecord.__dataclass_fields__}
+    return DocumentRecord(**fields)
 
 
 def _batch(item: dict[str, Any]) -> BatchRecord:

@@ -14,6 +14,7 @@ child still busy when the time runs out is killed and the pages read so far are 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import os
@@ -21,9 +22,9 @@ import re
 import signal
 import tempfile
 import unicodedata
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 from docflow import keys
 from docflow.errors import DocflowError, PdfCorrupt, PdfEncrypted, PdfTooManyPages, Timeout
@@ -192,7 +193,7 @@ def iter_page_texts(path: Path, settings: Settings = DEFAULTS) -> Iterator[str |
     yield from _page_texts(path, None, settings.max_pages)
 
 
-def _page_texts(path: Path, out_of_time: Callable[[], bool] | None, max_pages: int) -> Iterator[str | None]:
+def _page_texts(path: Path, out_of_time: Callable[[], bool] | None, max_pages: int) -> Generator[str | None]:
     reader, count, encrypted = _checked_reader(path, max_pages)
     if count:
         _warm_pdfium()
@@ -219,7 +220,9 @@ def _warm_pdfium() -> None:
     for number, body in enumerate(objects, start=1):
         offsets.append(len(pdf))
         pdf += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1) + b"".join(b"%010d 00000 n \n" % at for at in offsets)
+    xref = b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1) + b"".join(
+        b"%010d 00000 n \n" % at for at in offsets
+    )
     pdf += xref + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, len(pdf))
     document = pdfium.PdfDocument(pdf)
     page = document[0]
@@ -381,10 +384,8 @@ def _reap_exited() -> None:
 
 
 def _kill(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     _wait(pid, 0)
 
 
@@ -419,10 +420,10 @@ def _child(sender, path: Path, reader, count: int, password: str | None) -> None
             code = 0
         except DocflowError as error:
             sender.send_bytes(b"E" + f"{type(error).__name__}\n{error.message}".encode("utf-8", "replace"))
-        except BaseException as error:  # noqa: BLE001  (anything: the parent must hear of it)
+        except BaseException as error:
             message = f"PdfCorrupt\nThe PDF cannot be read: {_describe(error)}"
             sender.send_bytes(b"E" + message.encode("utf-8", "replace"))
-    except BaseException:  # noqa: BLE001  (the pipe itself failed: the parent sees the exit)
+    except BaseException:
         pass
     finally:
         os._exit(code)  # no cleanup of the parent's state: it is the parent's

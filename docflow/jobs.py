@@ -16,8 +16,9 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Literal, get_args
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, get_args
 
 from docflow import keys
 from docflow.errors import DocflowError, Timeout
@@ -50,7 +51,7 @@ def cleanup(records: RecordStore, store: ObjectStore, now: datetime) -> dict[str
             records.delete_document(record.document_id)
             expired += 1
         elif record.status == "processing" and _age(record, now) > STUCK_AFTER:
-            records.record_result(record.document_id, _timed_out(record, now), _iso(now))
+            records.record_result(record.document_id, dict(_timed_out(record, now)), _iso(now))
             stuck += 1
     return {"expired": expired, "stuck_failed": stuck}
 
@@ -64,7 +65,7 @@ def usage_report(records: RecordStore, store: ObjectStore, now: datetime) -> dic
         by_kind[(record.result or {}).get("kind") or "unknown"] += 1
         if record.error:
             by_error[record.error.get("code", "unknown")] += 1
-    report = {
+    report: dict[str, Any] = {
         "generated_at": _iso(now),
         "documents": sum(by_status.values()),
         "by_status": dict(by_status),
@@ -123,7 +124,7 @@ def _age(record: DocumentRecord, now: datetime) -> timedelta:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def _timed_out(record: DocumentRecord, now: datetime) -> DocumentResult:

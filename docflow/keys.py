@@ -17,7 +17,7 @@ def safe_filename(filename: str) -> str:
     name = unicodedata.normalize("NFC", name)
     name = _UNSAFE.sub("_", name).strip("._") or "document"
     if len(name) > MAX_NAME_LENGTH:
-        stem, dot, suffix = name.rpartition(".")
+        _, dot, suffix = name.rpartition(".")
         keep = suffix if dot and len(suffix) <= 10 else ""
         name = name[: MAX_NAME_LENGTH - len(keep) - 1].rstrip("._") + (f".{keep}" if keep else "")
     return name

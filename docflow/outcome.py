@@ -11,8 +11,9 @@ at all. So everything here reads the state defensively and never raises on odd c
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
-from typing import Any, Mapping, TypedDict
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, TypedDict
 
 from docflow import keys
 from docflow.errors import DocflowError, Timeout, UnsupportedType, error_class
@@ -195,13 +196,13 @@ def decide_outcome(state: Mapping[str, Any], now: datetime) -> DocumentResult:
 
 def _utc(moment: datetime) -> datetime:
     # A naive time is taken to be UTC already, which is what datetime.utcnow() callers mean.
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def record_outcome(store: ObjectStore, state: Mapping[str, Any], now: datetime | None = None) -> DocumentResult:
     """Decides the outcome and writes it to documents/<id>/result.json. Writing again
     replaces the earlier outcome, so a retried or re-run document leaves exactly one."""
-    outcome = decide_outcome(state, now or datetime.now(timezone.utc))
+    outcome = decide_outcome(state, now or datetime.now(UTC))
     store.put_json(keys.result_key(outcome["document_id"]), outcome)
     return outcome
 

@@ -11,8 +11,9 @@ them in one DynamoDB table.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol
+from typing import Any, Protocol
 
 from docflow.statuses import BatchStatus, DocumentStatus
 

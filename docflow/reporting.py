@@ -7,10 +7,11 @@ the report goes back to S3. Nothing but the summary returns to the state machine
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping, Sequence, TypeGuard
+from datetime import UTC, datetime
+from typing import Any, TypeGuard
 
 from docflow import keys
 from docflow.errors import DocflowError, DocumentNotFound
@@ -53,9 +54,7 @@ def build_report(
 
     A document with no usable result counts as failed, so every listed document is
     accounted for and the counts always add up to total_documents."""
-    documents = [
-        _entry(listed, results.get(listed["document_id"]), finished_at) for listed in unique_entries(manifest)
-    ]
+    documents = [_entry(listed, results.get(listed["document_id"]), finished_at) for listed in unique_entries(manifest)]
     statuses = Counter(document["status"] for document in documents)
     summary = {
         "total_documents": len(documents),
@@ -168,7 +167,7 @@ def write_batch_report(
     replacing any earlier one."""
     manifest = read_manifest(store, manifest_key)
     results = read_results(store, [listed["document_id"] for listed in manifest])
-    finished_at = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat(timespec="seconds")
+    finished_at = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
     report = build_report(batch_id, manifest, results, started_at, finished_at)
     report_key = keys.report_key(batch_id)
     store.put_json(report_key, report)

@@ -7,9 +7,10 @@ batch of someone else's is answered exactly like one that does not exist."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from docflow import keys
 from docflow.outcome import FINDINGS
@@ -20,7 +21,7 @@ from docflow.records import (
     RecordStore,
 )
 from docflow.settings import Settings
-from docflow.statuses import TERMINAL_STATUSES
+from docflow.statuses import TERMINAL_STATUSES, BatchStatus
 from docflow.storage import ObjectStore, Presigner
 from docflow.workflows import Workflows
 
@@ -31,7 +32,7 @@ ALLOWED_CONTENT_TYPES = frozenset(
 )
 MAX_BATCH_DOCUMENTS = 10_000
 # Execution states that end a batch, and the status the batch then has.
-_ENDED_EXECUTIONS = {"FAILED": "failed", "TIMED_OUT": "failed", "ABORTED": "cancelled"}
+_ENDED_EXECUTIONS: dict[str, BatchStatus] = {"FAILED": "failed", "TIMED_OUT": "failed", "ABORTED": "cancelled"}
 
 
 class ServiceError(Exception):
@@ -66,7 +67,7 @@ class InvalidRequest(ServiceError):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _timestamp(moment: datetime) -> str:
@@ -122,7 +123,10 @@ class DocflowService:
             records, next_cursor = self.records.list_documents(owner, status=status, limit=limit, cursor=cursor)
         except InvalidCursor as error:
             raise InvalidRequest(str(error)) from error
-        return {"documents": [self._document_view(record, urls=False) for record in records], "next_cursor": next_cursor}
+        return {
+            "documents": [self._document_view(record, urls=False) for record in records],
+            "next_cursor": next_cursor,
+        }
 
     def process_document(self, owner: str, document_id: str) -> dict[str, Any]:
         """Runs the document workflow again on the stored upload."""
@@ -197,7 +201,7 @@ class DocflowService:
     def get_batch(self, owner: str, batch_id: str) -> dict[str, Any]:
         record = self._own_batch(owner, batch_id)
         if record.status == "running" and record.execution_arn:
-            record = self._settle(record)
+            record = self._settle(record, record.execution_arn)
         return self._batch_view(record)
 
     def cancel_batch(self, owner: str, batch_id: str) -> dict[str, Any]:
@@ -228,10 +232,10 @@ class DocflowService:
             raise NotFound(f"No batch {batch_id}.")
         return record
 
-    def _settle(self, record: BatchRecord) -> BatchRecord:
+    def _settle(self, record: BatchRecord, execution_arn: str) -> BatchRecord:
         """A batch whose execution ended without its report (it failed, timed out or was
         stopped elsewhere) takes its status from the execution."""
-        ended = _ENDED_EXECUTIONS.get(self.workflows.status(record.execution_arn))
+        ended = _ENDED_EXECUTIONS.get(self.workflows.status(execution_arn))
         if ended and self.records.finish_batch(record.batch_id, ended, _timestamp(self.clock())):
             return self.records.get_batch(record.batch_id) or record
         return record
@@ -256,7 +260,7 @@ class DocflowService:
         return view
 
     def _batch_view(self, record: BatchRecord) -> dict[str, Any]:
-        completed = record.status == "completed" and record.report_key
+        report_key = record.report_key if record.status == "completed" else None
         return {
             "batch_id": record.batch_id,
             "status": record.status,
@@ -265,8 +269,8 @@ class DocflowService:
             "updated_at": record.updated_at,
             "summary": record.summary,
             "report_url": (
-                self.presigner.presign_download(record.report_key, self.settings.download_expiry_seconds)
-                if completed
+                self.presigner.presign_download(report_key, self.settings.download_expiry_seconds)
+                if report_key
                 else None
             ),
         }

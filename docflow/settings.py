@@ -9,8 +9,9 @@ against this file (tests/test_settings.py)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
 PREFIX = "DOCFLOW_"
 # S3 would honour a longer presigned URL; docflow promises 15 minutes at most.
@@ -52,7 +53,7 @@ class Settings:
             raw = environment.get(cls.variable(setting.name))
             if raw is None:
                 continue
-            kind = type(setting.default)
+            kind = int if isinstance(setting.default, int) else float
             try:
                 values[setting.name] = kind(raw)
             except ValueError:
@@ -68,7 +69,8 @@ class Settings:
     @classmethod
     def described(cls) -> list[tuple[str, int | float, str]]:
         """(environment variable, default, meaning) of every setting, in order."""
-        return [(cls.variable(s.name), s.default, s.metadata["meaning"]) for s in fields(cls)]
+        defaults = cls()
+        return [(cls.variable(s.name), getattr(defaults, s.name), s.metadata["meaning"]) for s in fields(cls)]
 
 
 DEFAULTS = Settings()

@@ -10,7 +10,7 @@ import re
 import tempfile
 import warnings
 from dataclasses import asdict, dataclass
-from typing import IO
+from typing import IO, cast
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
@@ -56,12 +56,16 @@ def _displayable(image: Image.Image) -> Image.Image:
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         # Scale the wide range down to 8 bits rather than clip it.
         # point() takes 32-bit integers, not the 16-bit modes of either byte order.
-        return image.convert("I").point(lambda value: value / 256).convert("L") if image.mode.startswith("I;16") else _to_8bit(image)
+        return (
+            image.convert("I").point(lambda value: value / 256).convert("L")
+            if image.mode.startswith("I;16")
+            else _to_8bit(image)
+        )
     return image.convert("RGB")
 
 
 def _to_8bit(image: Image.Image) -> Image.Image:
-    low, high = image.getextrema()
+    low, high = cast(tuple[float, float], image.getextrema())  # one band: "I" or "F"
     if high <= 255 and low >= 0:
         return image.convert("L")
     span = (high - low) or 1
@@ -100,7 +104,7 @@ def render_thumbnail(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(source)
+            image: Image.Image = Image.open(source)
             width, height = image.size
             # PNG and others decode the whole image to find their EXIF; a JPEG reads it from
             # a header segment, and must, to pick its draft scale before decoding.

@@ -16,6 +16,7 @@ from docflow.errors import TransientError
 
 ExecutionStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]
 
+
 class Throttled(TransientError):
     """Step Functions is refusing new executions for now; the caller may try again later."""
 

@@ -8,11 +8,12 @@ import json
 import mimetypes
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
@@ -46,7 +47,7 @@ def new_id() -> str:
 
 def submit_batch(s3: Any, sfn: Any, bucket: str, state_machine_arn: str, files: list[InputFile]) -> Batch:
     """Uploads every file under its own document id, then starts the batch workflow."""
-    batch = Batch(batch_id=f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{new_id()[:8]}")
+    batch = Batch(batch_id=f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{new_id()[:8]}")
 
     def upload(item: InputFile) -> dict[str, str]:
         document_id = new_id()

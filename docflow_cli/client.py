@@ -11,9 +11,10 @@ import os
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 DEFAULT_API = "http://127.0.0.1:8000"
@@ -77,8 +78,14 @@ class ApiClient:
     def cancel_batch(self, batch_id: str) -> dict[str, Any]:
         return self.call("DELETE", f"/batches/{batch_id}")
 
-    def wait(self, read: Callable[[], dict[str, Any]], terminal: frozenset[str], *, timeout: float = 3600,
-             on_update: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    def wait(
+        self,
+        read: Callable[[], dict[str, Any]],
+        terminal: frozenset[str],
+        *,
+        timeout: float = 3600,
+        on_update: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
         """Polls `read` until its status is terminal, backing off from 0.2 s to 2 s."""
         deadline, interval = time.monotonic() + timeout, 0.2
         while True:
@@ -110,7 +117,8 @@ class ApiClient:
             error = (parsed or {}).get("error") if isinstance(parsed, dict) else None
             if isinstance(error, dict):
                 raise ApiError(status, error.get("code", "error"), error.get("message", ""))
-            raise ApiError(status, "error", (parsed or {}).get("message") if isinstance(parsed, dict) else answer[:200].decode("utf-8", "replace"))
+            message = parsed.get("message") if isinstance(parsed, dict) else None
+            raise ApiError(status, "error", str(message or answer[:200].decode("utf-8", "replace")))
         return parsed
 
     def _auth_headers(self, method: str, url: str, data: bytes, headers: dict[str, str]) -> dict[str, str]:
@@ -128,7 +136,9 @@ def sigv4_headers(method: str, url: str, data: bytes, headers: dict[str, str]) -
     session = boto3.Session()
     credentials = session.get_credentials()
     if credentials is None:
-        raise ApiError(401, "unauthorized", "No token (--token or DOCFLOW_API_TOKEN) and no AWS credentials to sign with.")
+        raise ApiError(
+            401, "unauthorized", "No token (--token or DOCFLOW_API_TOKEN) and no AWS credentials to sign with."
+        )
     host = urlsplit(url).hostname or ""
     # https://<api-id>.execute-api.<region>.amazonaws.com/<stage>
     region = host.split(".")[2] if ".execute-api." in host else (session.region_name or "us-east-1")

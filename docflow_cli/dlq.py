@@ -8,12 +8,14 @@ did start from starting twice."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def dead_letter_queue_url(sqs: Any, cloudformation: Any | None, stack: str | None) -> str:
     """The stack's DeadLetterQueueUrl output on AWS; the local cloud's queue otherwise."""
     if stack:
+        assert cloudformation is not None, "a stack is read with CloudFormation"
         (described,) = cloudformation.describe_stacks(StackName=stack)["Stacks"]
         outputs = {output["OutputKey"]: output["OutputValue"] for output in described.get("Outputs", [])}
         return outputs["DeadLetterQueueUrl"]
@@ -30,14 +32,18 @@ def redrive(sqs: Any, dead_letter_url: str, on_moved: Callable[[int], None] = la
     (source,) = sqs.list_dead_letter_source_queues(QueueUrl=dead_letter_url)["queueUrls"]
     moved = 0
     while True:
-        messages = sqs.receive_message(QueueUrl=dead_letter_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        messages = sqs.receive_message(QueueUrl=dead_letter_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        )
         if not messages:
             return moved
         entries = [{"Id": str(i), "MessageBody": m["Body"]} for i, m in enumerate(messages)]
         sent = sqs.send_message_batch(QueueUrl=source, Entries=entries)
         delivered = {entry["Id"] for entry in sent.get("Successful", [])}
         # Only what reached the source queue leaves the dead-letter queue: nothing is lost.
-        done = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages) if str(i) in delivered]
+        done = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages) if str(i) in delivered
+        ]
         if done:
             sqs.delete_message_batch(QueueUrl=dead_letter_url, Entries=done)
         moved += len(done)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -117,7 +118,7 @@ def upload(arguments: argparse.Namespace) -> int:
         print(f"{document_id}  {file.name}")
     if arguments.wait:
         for document_id in uploaded:
-            _print_document(client.wait(lambda: client.document(document_id), TERMINAL_STATUSES))
+            _print_document(client.wait(functools.partial(client.document, document_id), TERMINAL_STATUSES))
     # Like run: documents that fail processing are reported, not fatal; refused uploads are.
     return EXIT_FAILED if refused else EXIT_OK
 
@@ -207,7 +208,9 @@ def dlq(arguments: argparse.Namespace) -> int:
     local = {"endpoint_url": arguments.endpoint, "region_name": "us-east-1", "aws_access_key_id": "local",
              "aws_secret_access_key": "local"} if arguments.endpoint else {}  # fmt: skip
     sqs = boto3.client("sqs", **local)
-    queue = dead_letter_queue_url(sqs, None if local else boto3.client("cloudformation"), None if local else arguments.stack)
+    queue = dead_letter_queue_url(
+        sqs, None if local else boto3.client("cloudformation"), None if local else arguments.stack
+    )
     if arguments.dlq_command == "count":
         print(count(sqs, queue))
         return EXIT_OK
@@ -245,7 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
         "1 when the batch itself could not run; 2 on a usage error.",
         epilog="example: docflow run examples/ --out docflow-out",
     )
-    run_parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files, or folders to process recursively")
+    run_parser.add_argument(
+        "paths", nargs="+", type=Path, metavar="PATH", help="files, or folders to process recursively"
+    )
     run_parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help=f"where results go (default: ./{DEFAULT_OUT})"
     )
@@ -272,8 +277,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument(
         "--workdir", type=Path, default=None, metavar="DIR", help="keep logs here (default: a temporary folder)"
     )
-    serve_parser.add_argument("--concurrency", type=positive_int, default=None, metavar="N",
-                              help="warm worker processes per function (default: the number of CPUs, at least 2)")
+    serve_parser.add_argument(
+        "--concurrency",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="warm worker processes per function (default: the number of CPUs, at least 2)",
+    )
     serve_parser.set_defaults(handler=serve)
 
     client_options = argparse.ArgumentParser(add_help=False)
@@ -286,21 +296,23 @@ def build_parser() -> argparse.ArgumentParser:
         "signed with your AWS credentials, as the deployed API requires",
     )
     upload_parser = commands.add_parser(
-        "upload", parents=[client_options], help="upload files to docflow's API; processing starts by itself",
+        "upload",
+        parents=[client_options],
+        help="upload files to docflow's API; processing starts by itself",
         epilog="example: docflow upload report.pdf photo.jpg --wait",
     )
     upload_parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="files, or folders of files")
     upload_parser.add_argument("--wait", action="store_true", help="wait until each document is processed")
     upload_parser.set_defaults(handler=upload)
 
-    status_parser = commands.add_parser(
-        "status", parents=[client_options], help="show a document or a batch, as JSON"
-    )
+    status_parser = commands.add_parser("status", parents=[client_options], help="show a document or a batch, as JSON")
     status_parser.add_argument("id", metavar="ID", help="a document id or a batch id")
     status_parser.set_defaults(handler=status)
 
     batch_parser = commands.add_parser(
-        "batch", parents=[client_options], help="process uploaded documents as one batch, with one report",
+        "batch",
+        parents=[client_options],
+        help="process uploaded documents as one batch, with one report",
         description="Starts a batch over documents already uploaded; prints its id. With --wait, shows its "
         "progress and exits 0 when it completed, 1 when it failed or was cancelled.",
     )

@@ -83,7 +83,7 @@ def summary_table(report: dict) -> str:
     lines = []
     for row in rows:
         cells = [_fit(row[column], widths[column]).ljust(widths[column]) for column in range(5)]
-        lines.append("  ".join(cells + [_fit(row[5], 70)]).rstrip())
+        lines.append("  ".join([*cells, _fit(row[5], 70)]).rstrip())
     summary = report["summary"]
     lines.append("")
     lines.append(

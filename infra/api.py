@@ -9,7 +9,6 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.nag import acknowledge, acknowledge_managed_policy
-
 from infra.pipeline import LOG_RETENTION, Pipeline
 
 STAGE = "v1"
@@ -48,7 +47,9 @@ class Api(Construct):
         )  # fmt: skip
         health = self.rest_api.root.add_resource("health")
         health_method = health.add_method(
-            "GET", apigateway.LambdaIntegration(pipeline.functions["api"]), authorization_type=apigateway.AuthorizationType.NONE
+            "GET",
+            apigateway.LambdaIntegration(pipeline.functions["api"]),
+            authorization_type=apigateway.AuthorizationType.NONE,
         )
         for rule, reason in (
             ("AwsSolutions-APIG4", "GET /health is public on purpose: load balancers and uptime checks call it."),

@@ -18,6 +18,7 @@ copied into each bundle that needs them, wherever the bundle is built.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import shutil
 import subprocess
@@ -38,7 +39,7 @@ FINGERPRINT = ".fingerprint"  # what a bundle was built from
 
 
 def runtime_python(spec: FunctionSpec) -> str:
-    """"python3.12" -> "3.12"."""
+    """ "python3.12" -> "3.12"."""
     return spec.runtime.removeprefix("python")
 
 
@@ -65,10 +66,8 @@ def build_bundle(
     shutil.copytree(spec.code_dir, staging, ignore=_left_out, dirs_exist_ok=True)
     (staging / FINGERPRINT).write_text(fingerprint)
     outdated = Path(tempfile.mkdtemp(dir=bundle.parent, prefix=f".{spec.name}-outdated-"))
-    try:
+    with contextlib.suppress(FileNotFoundError):  # none yet, or another build is swapping it now
         bundle.rename(outdated / spec.name)
-    except FileNotFoundError:
-        pass  # none yet, or another build is swapping it at this moment
     try:
         staging.rename(bundle)
     except OSError:  # another build put its bundle in place first
@@ -155,11 +154,7 @@ def _dependencies(spec: FunctionSpec, architecture: str, python: str) -> Path:
 
 
 def build_all(architecture: str | None = None, names: list[str] | None = None) -> dict[str, Path]:
-    return {
-        spec.name: build_bundle(spec, architecture)
-        for spec in load_catalog()
-        if not names or spec.name in names
-    }
+    return {spec.name: build_bundle(spec, architecture) for spec in load_catalog() if not names or spec.name in names}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = REPO_ROOT / "functions"
@@ -130,7 +130,6 @@ def workflow_types(path: Path = CATALOG_PATH) -> dict[str, str]:
     types = dict(tomllib.loads(path.read_text()).get("workflows", {}))
     files = set(state_machine_files())
     if set(types) != files or not set(types.values()) <= set(WORKFLOW_TYPES):
-        raise ValueError(
-            f"{path.name}'s [workflows] must give each of {sorted(files)} a type of {' or '.join(WORKFLOW_TYPES)}; it has {types}"
-        )
+        expected = f"each of {sorted(files)} a type of {' or '.join(WORKFLOW_TYPES)}"
+        raise ValueError(f"{path.name}'s [workflows] must give {expected}; it has {types}")
     return types

@@ -34,7 +34,9 @@ class Ingestion(Construct):
             retention_period=Duration.days(4),
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letters, max_receive_count=spec.queue.max_receive_count),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dead_letters, max_receive_count=spec.queue.max_receive_count
+            ),
         )
         pattern = upload_event_pattern(pipeline.storage.bucket.bucket_name)
         self.rule = events.Rule(
@@ -59,4 +61,6 @@ class Ingestion(Construct):
             pipeline.functions["ingest"], "Serverless-LambdaEventSourceMappingDestination",
             "A message ingest fails stays in its queue, whose redrive policy moves it to the dead-letter queue.",
         )  # fmt: skip
-        acknowledge(self.dead_letters, "Serverless-SQSRedrivePolicy", "This is the dead-letter queue; it has none of its own.")
+        acknowledge(
+            self.dead_letters, "Serverless-SQSRedrivePolicy", "This is the dead-letter queue; it has none of its own."
+        )

@@ -33,13 +33,23 @@ class Monitoring(Construct):
         self.topic = sns.Topic(
             self, "Alarms", master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"), enforce_ssl=True
         )
-        has_email = CfnCondition(self, "HasAlarmEmail", expression=Fn.condition_not(Fn.condition_equals(email.value_as_string, "")))
+        has_email = CfnCondition(
+            self, "HasAlarmEmail", expression=Fn.condition_not(Fn.condition_equals(email.value_as_string, ""))
+        )
         subscription = sns.CfnSubscription(
-            self, "AlarmEmailSubscription", topic_arn=self.topic.topic_arn, protocol="email", endpoint=email.value_as_string
+            self,
+            "AlarmEmailSubscription",
+            topic_arn=self.topic.topic_arn,
+            protocol="email",
+            endpoint=email.value_as_string,
         )
         subscription.cfn_options.condition = has_email
-        acknowledge(subscription, "Serverless-SNSRedrivePolicy", "An e-mail subscription: SNS retries e-mail delivery itself, "
-                    "and an undeliverable alarm e-mail has nothing to redrive to.")  # fmt: skip
+        acknowledge(
+            subscription,
+            "Serverless-SNSRedrivePolicy",
+            "An e-mail subscription: SNS retries e-mail delivery itself, "
+            "and an undeliverable alarm e-mail has nothing to redrive to.",
+        )
         self.alarms: list[cloudwatch.Alarm] = []
 
         machines = pipeline.state_machines
@@ -47,36 +57,75 @@ class Monitoring(Construct):
         queue, dead_letters = ingestion.queue, ingestion.dead_letters
 
         for name, machine in machines.items():
-            self._alarm(f"{name}ExecutionsFailed", machine.metric_failed(period=FIVE_MINUTES, statistic="Sum"), 1,
-                        f"{name} workflow executions failed")  # fmt: skip
-            self._alarm(f"{name}ExecutionsTimedOut", machine.metric_timed_out(period=FIVE_MINUTES, statistic="Sum"), 1,
-                        f"{name} workflow executions timed out")  # fmt: skip
+            self._alarm(
+                f"{name}ExecutionsFailed",
+                machine.metric_failed(period=FIVE_MINUTES, statistic="Sum"),
+                1,
+                f"{name} workflow executions failed",
+            )
+            self._alarm(
+                f"{name}ExecutionsTimedOut",
+                machine.metric_timed_out(period=FIVE_MINUTES, statistic="Sum"),
+                1,
+                f"{name} workflow executions timed out",
+            )
         for name, function in functions.items():
-            self._alarm(f"{name}Errors", function.metric_errors(period=FIVE_MINUTES, statistic="Sum"), 1,
-                        f"the {name} function raised errors")  # fmt: skip
-            self._alarm(f"{name}Throttles", function.metric_throttles(period=FIVE_MINUTES, statistic="Sum"), 1,
-                        f"the {name} function was throttled")  # fmt: skip
-        self._alarm("DeadLetters", dead_letters.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES, statistic="Maximum"),
-                    1, "uploads are waiting in the dead-letter queue: see `docflow dlq redrive`")  # fmt: skip
-        self._alarm("OldUploads", queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES, statistic="Maximum"),
-                    600, "an upload has waited over 10 minutes to start")  # fmt: skip
+            self._alarm(
+                f"{name}Errors",
+                function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+                1,
+                f"the {name} function raised errors",
+            )
+            self._alarm(
+                f"{name}Throttles",
+                function.metric_throttles(period=FIVE_MINUTES, statistic="Sum"),
+                1,
+                f"the {name} function was throttled",
+            )
+        self._alarm(
+            "DeadLetters",
+            dead_letters.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES, statistic="Maximum"),
+            1,
+            "uploads are waiting in the dead-letter queue: see `docflow dlq redrive`",
+        )
+        self._alarm(
+            "OldUploads",
+            queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES, statistic="Maximum"),
+            600,
+            "an upload has waited over 10 minutes to start",
+        )
         health = cloudwatch.Metric(
-            namespace=NAMESPACE, metric_name="HealthCheckFailed", dimensions_map={"service": service_name(pipeline.specs["jobs"])},
-            period=Duration.minutes(15), statistic="Sum",
-        )  # fmt: skip
+            namespace=NAMESPACE,
+            metric_name="HealthCheckFailed",
+            dimensions_map={"service": service_name(pipeline.specs["jobs"])},
+            period=Duration.minutes(15),
+            statistic="Sum",
+        )
         # No data means the health check did not run at all: as bad as a failure.
-        self._alarm("HealthCheck", health, 1, "the canary document did not come through the pipeline",
-                    missing=cloudwatch.TreatMissingData.BREACHING)  # fmt: skip
+        self._alarm(
+            "HealthCheck",
+            health,
+            1,
+            "the canary document did not come through the pipeline",
+            missing=cloudwatch.TreatMissingData.BREACHING,
+        )
 
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{Stack.of(self).stack_name}-docflow")
         self.dashboard.add_widgets(
-            cloudwatch.TextWidget(markdown="# docflow\nWorkflows, functions, ingestion and documents.", width=24, height=2)
+            cloudwatch.TextWidget(
+                markdown="# docflow\nWorkflows, functions, ingestion and documents.", width=24, height=2
+            )
         )
         self.dashboard.add_widgets(
             *(
                 cloudwatch.GraphWidget(
                     title=f"{name} workflow executions",
-                    left=[machine.metric_started(), machine.metric_succeeded(), machine.metric_failed(), machine.metric_timed_out()],
+                    left=[
+                        machine.metric_started(),
+                        machine.metric_succeeded(),
+                        machine.metric_failed(),
+                        machine.metric_timed_out(),
+                    ],
                     width=12,
                 )
                 for name, machine in machines.items()
@@ -84,45 +133,87 @@ class Monitoring(Construct):
         )
         for name, function in functions.items():
             self.dashboard.add_widgets(
-                cloudwatch.GraphWidget(title=f"{name}: invocations, errors, throttles",
-                                       left=[function.metric_invocations(), function.metric_errors(), function.metric_throttles()], width=12),
-                cloudwatch.GraphWidget(title=f"{name}: duration p50 / p99",
-                                       left=[function.metric_duration(statistic="p50"), function.metric_duration(statistic="p99")], width=12),
-            )  # fmt: skip
+                cloudwatch.GraphWidget(
+                    title=f"{name}: invocations, errors, throttles",
+                    left=[function.metric_invocations(), function.metric_errors(), function.metric_throttles()],
+                    width=12,
+                ),
+                cloudwatch.GraphWidget(
+                    title=f"{name}: duration p50 / p99",
+                    left=[function.metric_duration(statistic="p50"), function.metric_duration(statistic="p99")],
+                    width=12,
+                ),
+            )
         self.dashboard.add_widgets(
-            cloudwatch.GraphWidget(title="ingest queue: depth and oldest message (s)",
-                                   left=[queue.metric_approximate_number_of_messages_visible()],
-                                   right=[queue.metric_approximate_age_of_oldest_message()], width=12),
-            cloudwatch.GraphWidget(title="dead-letter queue depth",
-                                   left=[dead_letters.metric_approximate_number_of_messages_visible()], width=12),
-        )  # fmt: skip
+            cloudwatch.GraphWidget(
+                title="ingest queue: depth and oldest message (s)",
+                left=[queue.metric_approximate_number_of_messages_visible()],
+                right=[queue.metric_approximate_age_of_oldest_message()],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="dead-letter queue depth",
+                left=[dead_letters.metric_approximate_number_of_messages_visible()],
+                width=12,
+            ),
+        )
         record = service_name(pipeline.specs["record"])
         self.dashboard.add_widgets(
-            cloudwatch.GraphWidget(title="documents by outcome", width=8, left=[
-                cloudwatch.Metric(namespace=NAMESPACE, metric_name=metric, dimensions_map={"service": record}, statistic="Sum")
-                for metric in ("DocumentsSucceeded", "DocumentsSkipped")
-            ] + [cloudwatch.MathExpression(
-                expression=f"SEARCH('{{{NAMESPACE},error_code,service}} MetricName=\"DocumentsFailed\"', 'Sum', 300)",
-                label="failed", period=FIVE_MINUTES)]),
-            cloudwatch.GraphWidget(title="documents by kind", width=8, left=[cloudwatch.MathExpression(
-                expression=f"SEARCH('{{{NAMESPACE},kind,service}} MetricName=\"DocumentsByKind\"', 'Sum', 300)",
-                label="kind", period=FIVE_MINUTES)]),
-            cloudwatch.GraphWidget(title="failures by error code", width=8, left=[cloudwatch.MathExpression(
-                expression=f"SEARCH('{{{NAMESPACE},error_code,service}} MetricName=\"DocumentsFailed\"', 'Sum', 300)",
-                label="code", period=FIVE_MINUTES)]),
-        )  # fmt: skip
+            cloudwatch.GraphWidget(
+                title="documents by outcome",
+                width=8,
+                left=[
+                    cloudwatch.Metric(
+                        namespace=NAMESPACE, metric_name=metric, dimensions_map={"service": record}, statistic="Sum"
+                    )
+                    for metric in ("DocumentsSucceeded", "DocumentsSkipped")
+                ]
+                + [_search("error_code", "DocumentsFailed", label="failed")],
+            ),
+            cloudwatch.GraphWidget(title="documents by kind", width=8, left=[_search("kind", "DocumentsByKind")]),
+            cloudwatch.GraphWidget(
+                title="failures by error code", width=8, left=[_search("error_code", "DocumentsFailed", label="code")]
+            ),
+        )
         self.dashboard.add_widgets(
-            cloudwatch.GraphWidget(title="API requests and errors", width=12,
-                                   left=[api.rest_api.metric_count(), api.rest_api.metric_client_error(), api.rest_api.metric_server_error()]),
+            cloudwatch.GraphWidget(
+                title="API requests and errors",
+                width=12,
+                left=[
+                    api.rest_api.metric_count(),
+                    api.rest_api.metric_client_error(),
+                    api.rest_api.metric_server_error(),
+                ],
+            ),
             cloudwatch.AlarmStatusWidget(title="alarms", alarms=self.alarms, width=12),
-        )  # fmt: skip
+        )
 
-    def _alarm(self, id: str, metric: cloudwatch.IMetric, threshold: float, description: str, *,
-               missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING) -> None:  # fmt: skip
+    def _alarm(
+        self,
+        id: str,
+        metric: cloudwatch.Metric,
+        threshold: float,
+        description: str,
+        *,
+        missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+    ) -> None:
         alarm = metric.create_alarm(
-            self, f"{id[0].upper()}{id[1:]}Alarm", threshold=threshold, evaluation_periods=1,
+            self,
+            f"{id[0].upper()}{id[1:]}Alarm",
+            threshold=threshold,
+            evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=missing, alarm_description=f"docflow: {description}",
-        )  # fmt: skip
+            treat_missing_data=missing,
+            alarm_description=f"docflow: {description}",
+        )
         alarm.add_alarm_action(actions.SnsAction(self.topic))
         self.alarms.append(alarm)
+
+
+def _search(dimension: str, metric_name: str, label: str | None = None) -> cloudwatch.MathExpression:
+    """Every series of docflow's metric, one per value of the dimension, summed per 5 minutes."""
+    return cloudwatch.MathExpression(
+        expression=f"SEARCH('{{{NAMESPACE},{dimension},service}} MetricName=\"{metric_name}\"', 'Sum', 300)",
+        label=label or dimension,
+        period=FIVE_MINUTES,
+    )

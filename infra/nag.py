@@ -17,7 +17,9 @@ def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
 
 def acknowledge_managed_policy(construct: IConstruct, policy: str, reason: str) -> None:
     """Accepts AwsSolutions-IAM4 for one AWS managed service-role policy, by name."""
-    acknowledge(construct, f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/{policy}]", reason)
+    acknowledge(
+        construct, f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/{policy}]", reason
+    )
 
 
 def acknowledge_wildcards(construct: IConstruct, statements: list[iam.PolicyStatement], reason: str) -> None:

@@ -17,8 +17,6 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.nag import acknowledge, acknowledge_managed_policy, acknowledge_wildcards
-
 from infra.bundles import build_bundle, bundle_fingerprint
 from infra.catalog import (
     FunctionSpec,
@@ -30,6 +28,7 @@ from infra.catalog import (
     substitute,
     workflow_types,
 )
+from infra.nag import acknowledge, acknowledge_managed_policy, acknowledge_wildcards
 from infra.storage import Storage
 
 ARCHITECTURES = {"arm64": lambda_.Architecture.ARM_64, "x86_64": lambda_.Architecture.X86_64}
@@ -70,7 +69,9 @@ class Pipeline(Construct):
         }
         self.resources = resource_values(storage.bucket.bucket_name, storage.table.table_name, self.state_machine_arns)
         self.functions = {name: self._function(spec) for name, spec in self.specs.items()}
-        self.state_machines = {name: self._state_machine(name, path.read_text()) for name, path in state_machine_files().items()}
+        self.state_machines = {
+            name: self._state_machine(name, path.read_text()) for name, path in state_machine_files().items()
+        }
         self._grant_functions()
 
     # -- functions ----------------------------------------------------------------------------
@@ -142,10 +143,18 @@ class Pipeline(Construct):
             ],
             "jobs": [
                 _allow(["s3:ListBucket"], bucket.bucket_arn),
-                _allow(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], objects("uploads/*"), objects("documents/*")),
+                _allow(
+                    ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], objects("uploads/*"), objects("documents/*")
+                ),
                 _allow(["s3:PutObject"], objects("reports/*")),
                 _allow(
-                    ["dynamodb:Scan", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                    [
+                        "dynamodb:Scan",
+                        "dynamodb:GetItem",
+                        "dynamodb:PutItem",
+                        "dynamodb:UpdateItem",
+                        "dynamodb:DeleteItem",
+                    ],
                     table.table_arn,
                 ),
             ],
@@ -170,7 +179,10 @@ class Pipeline(Construct):
     # -- state machines ---------------------------------------------------------------------------
 
     def _state_machine(self, name: str, definition: str) -> sfn.StateMachine:
-        values = {**self.resources, **{spec.arn_placeholder: self.functions[n].function_arn for n, spec in self.specs.items()}}
+        values = {
+            **self.resources,
+            **{spec.arn_placeholder: self.functions[n].function_arn for n, spec in self.specs.items()},
+        }
         used = placeholders(definition)
         substitute(definition, {key: "x" for key in values})  # a missing value fails here, at synth
         machine = sfn.StateMachine(
@@ -183,7 +195,10 @@ class Pipeline(Construct):
             tracing_enabled=True,
             logs=sfn.LogOptions(
                 destination=logs.LogGroup(
-                    self, f"{name.capitalize()}WorkflowLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
+                    self,
+                    f"{name.capitalize()}WorkflowLogs",
+                    retention=LOG_RETENTION,
+                    removal_policy=RemovalPolicy.DESTROY,
                 ),
                 level=sfn.LogLevel.ALL,
                 include_execution_data=False,  # states hold keys only, but logs need not even those
@@ -232,6 +247,8 @@ def _allow(actions: list[str], *resources: str) -> iam.PolicyStatement:
 def _executions_of(scope: Construct, machine_name: str) -> str:
     """Every execution of a state machine, and of its map runs."""
     return Stack.of(scope).format_arn(
-        service="states", resource="execution", resource_name=f"{machine_name}*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+        service="states",
+        resource="execution",
+        resource_name=f"{machine_name}*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
     )
-

@@ -22,7 +22,9 @@ class Schedules(Construct):
             enforce_ssl=True,
         )  # fmt: skip
         for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
-            acknowledge(self.dead_letters, rule, "This queue is the dead-letter queue of the schedules' EventBridge targets.")
+            acknowledge(
+                self.dead_letters, rule, "This queue is the dead-letter queue of the schedules' EventBridge targets."
+            )
         self.rules = {
             job: events.Rule(
                 self,

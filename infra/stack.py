@@ -40,7 +40,6 @@ class DocflowStack(Stack):
         for name, machine in self.pipeline.state_machines.items():
             CfnOutput(self, f"{name.capitalize()}WorkflowArn", value=machine.state_machine_arn)
 
-
     def _acknowledge_cdk_internals(self) -> None:
         for child in self.node.children:
             # The function CDK adds to turn on the bucket's EventBridge notifications.

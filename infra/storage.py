@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.nag import acknowledge
-
 from docflow.dynamodb_records import OWNER_INDEX, TABLE_SCHEMA, TTL_ATTRIBUTE
+from infra.nag import acknowledge
 
 # What each key prefix holds, all kept for the retention period (keys.py makes the keys).
 EXPIRING_PREFIXES = ("uploads/", "inputs/", "documents/", "batches/", "reports/")
 # Both buckets: encrypted, never public, TLS only, kept when the stack goes.
-PRIVATE = dict(
+PRIVATE: dict[str, Any] = dict(
     encryption=s3.BucketEncryption.S3_MANAGED,
     block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
     enforce_ssl=True,

@@ -17,8 +17,8 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
 from infra.catalog import ThrottleSpec
@@ -76,9 +76,11 @@ class LocalApiGateway:
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         log_request_errors(self._server)
         self._server.daemon_threads = True
-        self.host, self.port = self._server.server_address[:2]
+        self.host, self.port = str(self._server.server_address[0]), self._server.server_address[1]
         self.url = f"http://{self.host}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="local API", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="local API", daemon=True
+        )
 
     def start(self) -> None:
         self._thread.start()
@@ -154,7 +156,9 @@ def _handler_for(gateway: LocalApiGateway) -> type[BaseHTTPRequestHandler]:
             if path not in PUBLIC_PATHS:
                 authenticated = gateway.authenticate(headers.get("authorization"))
                 if isinstance(authenticated, tuple):
-                    self._json(authenticated[0], "unauthorized" if authenticated[0] == 401 else "forbidden", authenticated[1])
+                    self._json(
+                        authenticated[0], "unauthorized" if authenticated[0] == 401 else "forbidden", authenticated[1]
+                    )
                     return
                 caller = authenticated
             if gateway.throttle and not gateway.throttle.allow(caller or "anonymous"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -14,6 +15,7 @@ import threading
 import time
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -35,9 +37,9 @@ from infra.catalog import (
     workflow_types,
 )
 from localcloud.event_sources import QueuePoller
-from localcloud.servers import SHUTDOWN_POLL_SECONDS, log_request_errors
 from localcloud.metering import RequestMeter
 from localcloud.s3_gateway import S3Gateway
+from localcloud.servers import SHUTDOWN_POLL_SECONDS, log_request_errors
 from localcloud.workers import FunctionPool, Invocation, Zygote
 
 REGION = "us-east-1"
@@ -220,6 +222,7 @@ class LocalCloud:
             self.function_arns[spec.name] = arn
 
     def _start_workers(self) -> None:
+        assert self._zygote is not None, "the zygote starts first"
         logs = self.workdir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         for spec in self.functions.values():
@@ -256,7 +259,7 @@ class LocalCloud:
             events.put_targets(Rule=f"{name}-uploads", Targets=[{"Id": "queue", "Arn": arn}])
             self.queues[spec.name], self.dead_letter_queues[spec.name] = url, dlq_url
             poller = QueuePoller(
-                sqs, url, arn, spec.queue.batch_size, lambda event, n=spec.name: self.invoke(n, event), REGION
+                sqs, url, arn, spec.queue.batch_size, functools.partial(self.invoke, spec.name), REGION
             )
             poller.start()
             self.pollers.append(poller)
@@ -372,7 +375,9 @@ class _MotoServer:
         self.meter = RequestMeter(DomainDispatcherApplication(create_backend_app))
         self._server = make_server("127.0.0.1", port, self.meter, threaded=True, request_handler=RequestHandler)
         log_request_errors(self._server)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="moto", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="moto", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -404,7 +409,9 @@ class InjectedFaults:
         self._lock = threading.Lock()
         self.delivered: dict[str, int] = {}
 
-    def fail_next(self, function: str, times: int = 1, error_type: str = "TransientError", message: str = "injected fault") -> None:
+    def fail_next(
+        self, function: str, times: int = 1, error_type: str = "TransientError", message: str = "injected fault"
+    ) -> None:
         """The handler's invocation fails with `error_type` (a handler's exception or a
         platform error such as Sandbox.Timedout)."""
         self._add(function, [Invocation.failed(error_type, message) for _ in range(times)])
@@ -435,6 +442,7 @@ class InjectedFaults:
 
 
 _active_cloud: LocalCloud | None = None
+_moto_lambda_invoke: dict[str, Callable[..., Any]] = {}  # moto's own, before the first routing
 
 
 def _route_lambda_invocations_to(cloud: LocalCloud | None) -> None:
@@ -442,15 +450,15 @@ def _route_lambda_invocations_to(cloud: LocalCloud | None) -> None:
     global _active_cloud
     from moto.awslambda.models import LambdaBackend
 
-    if not hasattr(LambdaBackend, "_docflow_original_invoke"):
-        LambdaBackend._docflow_original_invoke = LambdaBackend.invoke
+    original = _moto_lambda_invoke.setdefault("invoke", LambdaBackend.invoke)
     _active_cloud = cloud
-    LambdaBackend.invoke = _invoke if cloud else LambdaBackend._docflow_original_invoke
+    LambdaBackend.invoke = _invoke if cloud else original  # type: ignore[method-assign,assignment]
 
 
 def _invoke(backend, function_name: str, qualifier, body, headers, response_headers) -> bytes:
     backend.get_function(function_name, qualifier)  # moto's own 404 for unknown functions
     event = json.loads(body) if body else {}
+    assert _active_cloud is not None, "invocations are routed only while a cloud runs"
     result = _active_cloud.invoke(function_name, event)
     if result.error:
         response_headers["x-amz-function-error"] = result.error

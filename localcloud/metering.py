@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 
@@ -34,7 +35,11 @@ def name_request(environ: dict[str, Any]) -> tuple[str, str]:
     """(service, operation) of one request, from its WSGI environ."""
     scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
     service = scope.group(1) if scope else "unsigned"
-    method, path, query = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", "")
+    method, path, query = (
+        environ.get("REQUEST_METHOD", ""),
+        environ.get("PATH_INFO", ""),
+        environ.get("QUERY_STRING", ""),
+    )
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
         return service, target.rpartition(".")[2]

@@ -119,8 +119,9 @@ import sys
 import threading
 import types
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, cast
 
 from moto.core import responses as moto_responses
 from moto.core.models import botocore_stubber, patch_client
@@ -129,7 +130,6 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 from moto.moto_server import werkzeug_app
 from moto.sqs.models import SQSBackend
-
 
 # -- 8. the interpreter imported without moto's EC2 -----------------------------------------
 
@@ -154,23 +154,25 @@ def _import_interpreter() -> Any:
 
 
 asl_parser = _import_interpreter()  # also imports every state's module, so the rest below
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (  # noqa: E402
-    state_task_service_aws_sdk as aws_sdk_service,
-    state_task_service_sfn as sfn_service,
-)
-from moto.stepfunctions.parser.asl.component.common.path import result_path  # noqa: E402
-from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor  # noqa: E402
-from moto.stepfunctions.parser.asl.utils import boto_client, json_path  # noqa: E402
-from moto.stepfunctions.parser.backend import execution as execution_module  # noqa: E402
 from moto.stepfunctions.parser.api import StateMachineTypeNotSupported  # noqa: E402
-from moto.stepfunctions.parser.models import StepFunctionsParserBackend  # noqa: E402
-from moto.stepfunctions.responses import StepFunctionResponse  # noqa: E402
+from moto.stepfunctions.parser.asl.component.common.path import result_path  # noqa: E402
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (  # noqa: E402
     distributed_iteration_component as distributed_map,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (  # noqa: E402
     distributed_item_processor_worker as distributed_worker,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (  # noqa: E402
+    state_task_service_aws_sdk as aws_sdk_service,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (  # noqa: E402
+    state_task_service_sfn as sfn_service,
+)
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor  # noqa: E402
+from moto.stepfunctions.parser.asl.utils import boto_client, json_path  # noqa: E402
+from moto.stepfunctions.parser.backend import execution as execution_module  # noqa: E402
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend  # noqa: E402
+from moto.stepfunctions.responses import StepFunctionResponse  # noqa: E402
 
 # How long a .sync resolver waits for the child's end before it describes it anyway: a
 # guard against a missed signal, not the usual path.
@@ -192,8 +194,7 @@ _MapRunWorker = distributed_worker.DistributedItemProcessorWorker
 _original: dict[str, Callable[..., Any]] = {
     "normalise_parameters": _Service._normalise_parameters,
     "normalise_response": _Service._normalise_response,
-    "aws_sdk_normalise_parameters": _AwsSdkService._normalise_parameters,
-    "aws_sdk_normalise_response": _AwsSdkService._normalise_response,
+    "aws_sdk_normalise_parameters": _AwsSdkService._normalise_parameters,  # for the canaries
     "build_sync2_resolver": _Service._build_sync2_resolver,
     "terminated": _Communication.terminated,
     "boto_client_for": boto_client.boto_client_for,
@@ -206,7 +207,6 @@ _original: dict[str, Callable[..., Any]] = {
     "map_run": _MapRun._map_run,
     "eval_job": _MapRunWorker._eval_job,
     "start_execution": StepFunctionsParserBackend.start_execution,
-    "sqs_retention_check": SQSBackend.is_message_valid_based_on_retention_period,
 }
 
 
@@ -232,7 +232,7 @@ def _normalise_response(self, response: Any, boto_service_name=None, service_act
         _recase(response, str.upper)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _operation_model(service: str, action: str) -> Any:
     """botocore's model of an operation, by service and snake-case action (start_sync_execution)."""
     import botocore.session
@@ -244,13 +244,17 @@ def _operation_model(service: str, action: str) -> Any:
 
 
 def _aws_sdk_normalise_parameters(self, parameters: dict, boto_service_name=None, service_action_name=None) -> None:
-    operation = _operation_model(self._get_boto_service_name(boto_service_name), self._get_boto_service_action(service_action_name))
+    operation = _operation_model(
+        self._get_boto_service_name(boto_service_name), self._get_boto_service_action(service_action_name)
+    )
     if operation.input_shape is not None:
         self._to_boto_request(parameters, operation.input_shape)
 
 
 def _aws_sdk_normalise_response(self, response: Any, boto_service_name=None, service_action_name=None) -> None:
-    operation = _operation_model(self._get_boto_service_name(boto_service_name), self._get_boto_service_action(service_action_name))
+    operation = _operation_model(
+        self._get_boto_service_name(boto_service_name), self._get_boto_service_action(service_action_name)
+    )
     if operation.output_shape is not None:
         self._from_boto_response(response, operation.output_shape)
 
@@ -290,7 +294,9 @@ def _terminated(self) -> None:
 
 def _build_sync2_resolver(self, env, resource_runtime_part, normalised_parameters, state_credentials):
     execution_arn = env.stack[-1]["ExecutionArn"]  # what startExecution answered; moto pops it
-    resolve = _original["build_sync2_resolver"](self, env, resource_runtime_part, normalised_parameters, state_credentials)
+    resolve = _original["build_sync2_resolver"](
+        self, env, resource_runtime_part, normalised_parameters, state_credentials
+    )
 
     def resolve_when_ended() -> Any:
         _endings.wait(execution_arn, SYNC_WAIT_SECONDS)
@@ -385,7 +391,7 @@ def _deepcopy_table(self: Table, memo: dict) -> Table:
     backed up by _transact_write_items); anywhere else, a table copies as any object does."""
     if getattr(_transaction, "active", False):
         return self
-    copied = self.__class__.__new__(self.__class__)
+    copied = cast(Table, self.__class__.__new__(self.__class__))
     memo[id(self)] = copied
     for name, value in vars(self).items():
         setattr(copied, name, copy.deepcopy(value, memo))
@@ -427,6 +433,10 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
 # -- 11. DynamoDB's writes serialised -------------------------------------------------------------
 
 _dynamodb_writing = threading.RLock()  # re-entrant: a transaction's writes go through put_item and the rest
+
+
+def _dynamodb_write(name: str) -> Callable[..., Any]:
+    return _transact_write_items if name == "transact_write_items" else _original[f"dynamodb_{name}"]
 
 
 def _serialised(write: Callable[..., Any]) -> Callable[..., Any]:
@@ -471,7 +481,9 @@ def _without_what_moto_cannot_parse(definition: str) -> tuple[str, dict[tuple[st
             batcher = state.pop("ItemBatcher", None)
             if batcher is not None:
                 changed = True
-                unsupported = sorted(set(batcher) - _BATCHER_FIELDS_SUPPORTED) + (["ItemSelector"] if "ItemSelector" in state else [])
+                unsupported = sorted(set(batcher) - _BATCHER_FIELDS_SUPPORTED) + (
+                    ["ItemSelector"] if "ItemSelector" in state else []
+                )
                 if unsupported or not isinstance(batcher.get("MaxItemsPerBatch"), int):
                     raise ValueError(
                         f"The local cloud supports ItemBatcher with MaxItemsPerBatch alone; Map state {name!r} "
@@ -549,7 +561,9 @@ def _start_execution(self, state_machine_arn: str, name: str | None = None, exec
         return _original["start_execution"](self, state_machine_arn, name, execution_input, trace_header)
     name = name or str(uuid.uuid4())
     # A name of its own for each start, as the ARNs AWS gives Express executions end in one.
-    execution = _original["start_execution"](self, state_machine_arn, f"{name}:{uuid.uuid4()}", execution_input, trace_header)
+    execution = _original["start_execution"](
+        self, state_machine_arn, f"{name}:{uuid.uuid4()}", execution_input, trace_header
+    )
     execution.name = name
     _forget_old_express_executions(state_machine)  # patch 14
     return execution
@@ -566,8 +580,14 @@ def _forget_old_express_executions(state_machine: Any) -> None:
     if len(executions) < EXPRESS_EXECUTIONS_KEPT + _PRUNE_EVERY or not _pruning.acquire(blocking=False):
         return
     try:
-        ended = [execution for execution in list(executions) if str(getattr(execution.status, "value", execution.status)) != "RUNNING"]
-        for execution in ended[: max(0, len(ended) - EXPRESS_EXECUTIONS_KEPT)]:  # the oldest: the list is in start order
+        ended = [
+            execution
+            for execution in list(executions)
+            if str(getattr(execution.status, "value", execution.status)) != "RUNNING"
+        ]
+        for execution in ended[
+            : max(0, len(ended) - EXPRESS_EXECUTIONS_KEPT)
+        ]:  # the oldest: the list is in start order
             executions.remove(execution)  # one at a time, so that a start appending meanwhile is kept
             _endings.forget(execution.execution_arn)
     finally:
@@ -579,7 +599,9 @@ def _start_sync_execution(self: StepFunctionResponse) -> Any:
     state_machine_arn = self._get_param("stateMachineArn")
     if backend.describe_state_machine(state_machine_arn).type != "EXPRESS":
         raise StateMachineTypeNotSupported("This operation is not supported by this type of state machine")
-    started = backend.start_execution(state_machine_arn, self._get_param("name"), self._get_param("input", if_none="{}"))
+    started = backend.start_execution(
+        state_machine_arn, self._get_param("name"), self._get_param("input", if_none="{}")
+    )
     arn = started.execution_arn
     _endings.wait(arn, EXPRESS_LIMIT_SECONDS)
     _endings.forget(arn)
@@ -603,7 +625,9 @@ def _start_sync_execution(self: StepFunctionResponse) -> Any:
     if status == "TIMED_OUT":
         response.update(error="States.Timeout", cause=f"The execution ran longer than {EXPRESS_LIMIT_SECONDS:.0f} s")
     else:
-        response.update({key: value for key in ("error", "cause") if (value := getattr(execution, key, None)) is not None})
+        response.update(
+            {key: value for key in ("error", "cause") if (value := getattr(execution, key, None)) is not None}
+        )
     return moto_responses.ActionResult(response)
 
 
@@ -611,7 +635,9 @@ def _start_sync_execution(self: StepFunctionResponse) -> Any:
 
 
 def _is_message_valid_based_on_retention_period(self: SQSBackend, queue_name: str, message: Any) -> bool:
-    return self.get_queue(queue_name).message_retention_period + message.sent_timestamp / 1000 > unix_time()
+    retention = self.get_queue(queue_name).message_retention_period  # type: ignore[attr-defined]  # set by Queue()
+    return retention + message.sent_timestamp / 1000 > unix_time()
+
 
 # -- install / uninstall ------------------------------------------------------------------------
 
@@ -619,59 +645,54 @@ def _is_message_valid_based_on_retention_period(self: SQSBackend, queue_name: st
 _stubber_was_enabled = botocore_stubber.enabled
 
 
+def _replacements() -> list[tuple[Any, str, Any]]:
+    """(class or module, attribute, what replaces it): every patch above, installed as one."""
+    return [
+        (_Service, "_normalise_parameters", _normalise_parameters),
+        (_Service, "_normalise_response", _normalise_response),
+        (_AwsSdkService, "_normalise_parameters", _aws_sdk_normalise_parameters),
+        (_AwsSdkService, "_normalise_response", _aws_sdk_normalise_response),
+        (_Service, "_build_sync2_resolver", _build_sync2_resolver),
+        (_Communication, "terminated", _terminated),
+        (_Dispatcher, "get_backend_for_host", _get_backend_for_host),
+        (asl_parser.AmazonStateLanguageParser, "parse", staticmethod(_parse)),
+        (moto_responses, "method_names_from_class", _method_names_from_class),
+        (json_path, "parse", _json_path_parse),
+        (result_path, "parse", _result_path_parse),
+        (Table, "__deepcopy__", _deepcopy_table),
+        *[(DynamoDBBackend, name, _serialised(_dynamodb_write(name))) for name in _DYNAMODB_WRITES],
+        *[(module, "boto_client_for", _shared_boto_client_for) for module in _modules_using_boto_client_for()],
+        (_MapRun, "_map_run", _map_run),
+        (_MapRunWorker, "_eval_job", _eval_job),
+        (StepFunctionsParserBackend, "start_execution", _start_execution),
+        (StepFunctionResponse, "start_sync_execution", _start_sync_execution),
+        (SQSBackend, "is_message_valid_based_on_retention_period", _is_message_valid_based_on_retention_period),
+    ]
+
+
+_ABSENT = object()
+# What install() replaced, in order: (owner, attribute, what the owner itself held or _ABSENT,
+# so that an inherited or missing attribute is deleted again rather than pinned).
+_replaced: list[tuple[Any, str, Any]] = []
+
+
 def install() -> None:
     global _stubber_was_enabled
     _stubber_was_enabled = botocore_stubber.enabled
     botocore_stubber.enabled = True
-    _Service._normalise_parameters = _normalise_parameters
-    _Service._normalise_response = _normalise_response
-    _AwsSdkService._normalise_parameters = _aws_sdk_normalise_parameters
-    _AwsSdkService._normalise_response = _aws_sdk_normalise_response
-    _Service._build_sync2_resolver = _build_sync2_resolver
-    _Communication.terminated = _terminated
-    _Dispatcher.get_backend_for_host = _get_backend_for_host
-    asl_parser.AmazonStateLanguageParser.parse = staticmethod(_parse)
-    moto_responses.method_names_from_class = _method_names_from_class
-    json_path.parse = _json_path_parse
-    result_path.parse = _result_path_parse
-    Table.__deepcopy__ = _deepcopy_table
-    for name in _DYNAMODB_WRITES:
-        write = _transact_write_items if name == "transact_write_items" else _original[f"dynamodb_{name}"]
-        setattr(DynamoDBBackend, name, _serialised(write))
-    for module in _modules_using_boto_client_for():
-        module.boto_client_for = _shared_boto_client_for
-    _MapRun._map_run = _map_run
-    _MapRunWorker._eval_job = _eval_job
-    StepFunctionsParserBackend.start_execution = _start_execution
-    StepFunctionResponse.start_sync_execution = _start_sync_execution
-    SQSBackend.is_message_valid_based_on_retention_period = _is_message_valid_based_on_retention_period
+    for owner, name, replacement in _replacements():
+        _replaced.append((owner, name, vars(owner).get(name, _ABSENT)))
+        setattr(owner, name, replacement)
 
 
 def uninstall() -> None:
     botocore_stubber.enabled = _stubber_was_enabled
-    _Service._normalise_parameters = _original["normalise_parameters"]
-    _Service._normalise_response = _original["normalise_response"]
-    _AwsSdkService._normalise_parameters = _original["aws_sdk_normalise_parameters"]
-    _AwsSdkService._normalise_response = _original["aws_sdk_normalise_response"]
-    _Service._build_sync2_resolver = _original["build_sync2_resolver"]
-    _Communication.terminated = _original["terminated"]
-    _Dispatcher.get_backend_for_host = _original["get_backend_for_host"]
-    asl_parser.AmazonStateLanguageParser.parse = staticmethod(_original["parse"])
-    moto_responses.method_names_from_class = _original["method_names_from_class"]
-    json_path.parse = _original["json_path_parse"]
-    result_path.parse = _original["result_path_parse"]
-    if "__deepcopy__" in vars(Table):
-        del Table.__deepcopy__
-    for name in _DYNAMODB_WRITES:
-        setattr(DynamoDBBackend, name, _original[f"dynamodb_{name}"])
-    for module in _modules_using_boto_client_for():
-        module.boto_client_for = _original["boto_client_for"]
-    _MapRun._map_run = _original["map_run"]
-    _MapRunWorker._eval_job = _original["eval_job"]
-    StepFunctionsParserBackend.start_execution = _original["start_execution"]
-    if "start_sync_execution" in vars(StepFunctionResponse):
-        del StepFunctionResponse.start_sync_execution
-    SQSBackend.is_message_valid_based_on_retention_period = _original["sqs_retention_check"]
+    while _replaced:
+        owner, name, before = _replaced.pop()
+        if before is _ABSENT:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, before)
     with _clients_lock:
         _clients.clear()  # they point at this cloud's port
     _backends_by_host.clear()

@@ -23,6 +23,7 @@ from xml.sax.saxutils import escape
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
 from localcloud.post_policy import TOO_LARGE, Form, PostPolicyChecker, S3Error, check_not_expired, parse_form
 from localcloud.servers import SHUTDOWN_POLL_SECONDS, log_request_errors
 
@@ -104,7 +105,7 @@ class S3Gateway:
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("the S3 gateway is not started")
-        host, port = self._server.server_address[:2]
+        host, port = str(self._server.server_address[0]), self._server.server_address[1]
         return f"http://{host}:{port}"
 
     def start(self) -> None:

@@ -15,7 +15,6 @@ import sys
 import time
 import traceback
 from multiprocessing.connection import Connection
-
 from pathlib import Path
 
 
@@ -44,6 +43,8 @@ def load_handler(code_dir: Path, handler: str):
     module_spec = importlib.util.spec_from_file_location(
         f"docflow_function_{code_dir.name}", code_dir / f"{module_name.replace('.', '/')}.py"
     )
+    if module_spec is None or module_spec.loader is None:
+        raise ImportError(f"No handler module {module_name} in {code_dir}")
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
     return getattr(module, handler_name)

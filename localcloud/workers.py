@@ -17,6 +17,7 @@ pool healthy: the next invocation gets a fresh worker.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -26,10 +27,11 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from infra.catalog import FunctionSpec
 
@@ -82,7 +84,12 @@ class Zygote:
 
     def fork(self, spec: FunctionSpec, environment: Mapping[str, str], log_path: Path) -> _Worker:
         ours, theirs = socket.socketpair()
-        request = {"code_dir": str(spec.code_dir), "handler": spec.handler, "environment": dict(environment), "log": str(log_path)}
+        request = {
+            "code_dir": str(spec.code_dir),
+            "handler": spec.handler,
+            "environment": dict(environment),
+            "log": str(log_path),
+        }
         with self._lock:
             if not self._ready:
                 self._answer()  # "ready": the libraries are imported
@@ -102,10 +109,8 @@ class Zygote:
         """Ends the zygote and every worker it forked, at once: a worker holds nothing
         unwritten between invocations (its log is flushed after each)."""
         self._control.close()
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.process.wait()
 
 
@@ -118,7 +123,9 @@ class _Worker:
         self.connection = connection
         self.ready = False
 
-    def call(self, event: Any, timeout_seconds: float, init_seconds: float | None = None, stall: bool = False) -> Invocation:
+    def call(
+        self, event: Any, timeout_seconds: float, init_seconds: float | None = None, stall: bool = False
+    ) -> Invocation:
         """Runs one invocation; raises InitFailed when the handler could not be imported.
         `stall` freezes the worker once its handler has started (a fault tests inject)."""
         init_ms = None
@@ -142,7 +149,9 @@ class _Worker:
             return replace(failed, duration_ms=timeout_seconds * 1000, init_ms=init_ms)
         except (EOFError, OSError):
             self.kill()
-            return replace(Invocation.failed("Runtime.ExitError", "Runtime exited without providing a reason"), init_ms=init_ms)
+            return replace(
+                Invocation.failed("Runtime.ExitError", "Runtime exited without providing a reason"), init_ms=init_ms
+            )
         duration_ms = (time.monotonic() - started) * 1000
         return Invocation(body.encode(), None if status == "ok" else "Unhandled", duration_ms, init_ms)
 
@@ -162,10 +171,8 @@ class _Worker:
             self.connection.close()
 
     def ask_to_stop(self) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError):  # already gone
             self.connection.send(None)
-        except (OSError, ValueError):
-            pass  # already gone
 
     def stop(self) -> None:
         """Waits a moment for the worker to finish after ask_to_stop, then kills it."""
@@ -174,10 +181,8 @@ class _Worker:
 
 
 def _kill(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _running(pid: int) -> bool:

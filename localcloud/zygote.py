@@ -18,6 +18,7 @@ its closed socket.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -54,10 +55,9 @@ SERVICE_MODELS = ("s3", "dynamodb", "stepfunctions", "sqs")
 
 def preload() -> None:
     for name in PRELOADED:
-        try:
+        # A library no handler here uses is left out; its worker will say so itself.
+        with contextlib.suppress(ImportError):
             importlib.import_module(name)
-        except ImportError:  # a library no handler here uses; its worker will say so itself
-            pass
     import boto3
 
     # A client of each, with everything given explicitly, fills the default session's

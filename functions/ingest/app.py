@@ -4,11 +4,12 @@ Each message is handled on its own; a failed one is reported back to SQS alone (
 batch response), retried after its visibility timeout and, after too many receives, moved
 to the dead-letter queue."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.parser.models import (
     S3EventNotificationEventBridgeDetailModel,
     S3EventNotificationEventBridgeModel,
@@ -51,7 +52,7 @@ def handle_message(record: UploadMessage) -> None:
     created = record.body.detail.object
     # Keys in S3 events are URL-encoded; docflow's upload keys never hold % or +.
     upload = Upload(key=unquote_plus(created.key), etag=created.etag, version_id=created.version_id)
-    outcome = ingest(records, workflows, upload, datetime.now(timezone.utc).isoformat(timespec="microseconds"))
+    outcome = ingest(records, workflows, upload, datetime.now(UTC).isoformat(timespec="microseconds"))
     logger.info("ingested", extra={"key": upload.key, "outcome": outcome})
     metrics.add_metric(name=f"Uploads{outcome.capitalize()}", unit=MetricUnit.Count, value=1)
 
@@ -59,5 +60,5 @@ def handle_message(record: UploadMessage) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict, context: LambdaContext) -> dict:
+def handler(event: dict, context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=handle_message, processor=processor, context=context)

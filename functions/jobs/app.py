@@ -1,7 +1,8 @@
 """jobs: the scheduled jobs, one function; EventBridge schedules send {"job": name}."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -23,8 +24,9 @@ class JobRequest(BaseModel):
 
 @step(JobRequest)
 def handler(request: JobRequest, context: LambdaContext) -> dict:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     logger.append_keys(job=request.job)
+    result: dict[str, Any]
     if request.job == "cleanup":
         result = cleanup(records, store, now)
         metrics.add_metric(name="DocumentsExpired", unit=MetricUnit.Count, value=result["expired"])

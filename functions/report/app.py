@@ -20,7 +20,9 @@ def handler(batch: BatchRef, context: LambdaContext) -> dict:
     report = write_batch_report(store, batch.batch_id, batch.manifest_key, batch.started_at)
     summary = report.summary
     # A batch cancelled meanwhile stays cancelled; one the API did not start has no record.
-    records.finish_batch(batch.batch_id, "completed", summary["finished_at"], summary=summary, report_key=report.report_key)
+    records.finish_batch(
+        batch.batch_id, "completed", summary["finished_at"], summary=summary, report_key=report.report_key
+    )
     for name, field in (
         ("BatchDocuments", "total_documents"),
         ("BatchDocumentsSucceeded", "succeeded"),
