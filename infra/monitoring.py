@@ -57,31 +57,19 @@ class Monitoring(Construct):
         queue, dead_letters = ingestion.queue, ingestion.dead_letters
 
         for name, machine in machines.items():
-            self._alarm(
-                f"{name}ExecutionsFailed",
-                machine.metric_failed(period=FIVE_MINUTES, statistic="Sum"),
-                1,
-                f"{name} workflow executions failed",
-            )
-            self._alarm(
-                f"{name}ExecutionsTimedOut",
-                machine.metric_timed_out(period=FIVE_MINUTES, statistic="Sum"),
-                1,
-                f"{name} workflow executions timed out",
-            )
+            for event, metric, what in (
+                ("Failed", machine.metric_failed, "failed"),
+                ("TimedOut", machine.metric_timed_out, "timed out"),
+            ):
+                summed = metric(period=FIVE_MINUTES, statistic="Sum")
+                self._alarm(f"{name}Executions{event}", summed, 1, f"{name} workflow executions {what}")
         for name, function in functions.items():
-            self._alarm(
-                f"{name}Errors",
-                function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
-                1,
-                f"the {name} function raised errors",
-            )
-            self._alarm(
-                f"{name}Throttles",
-                function.metric_throttles(period=FIVE_MINUTES, statistic="Sum"),
-                1,
-                f"the {name} function was throttled",
-            )
+            for event, metric, what in (
+                ("Errors", function.metric_errors, "raised errors"),
+                ("Throttles", function.metric_throttles, "was throttled"),
+            ):
+                summed = metric(period=FIVE_MINUTES, statistic="Sum")
+                self._alarm(f"{name}{event}", summed, 1, f"the {name} function {what}")
         self._alarm(
             "DeadLetters",
             dead_letters.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES, statistic="Maximum"),
