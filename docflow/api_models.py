@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from docflow.outcome import ErrorInfo, Findings
 from docflow.statuses import BatchStatus, DocumentStatus
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", examples=["3f2b9c0d5a6e4f1b8c7d6e5f4a3b2c1d"])]
@@ -33,26 +34,6 @@ class UploadCreated(BaseModel):
     expires_in: int = Field(description="Seconds the upload form stays valid")
 
 
-# docflow.outcome.ErrorInfo, typed for the API; tests/test_api.py holds the two together.
-class ErrorInfo(BaseModel):
-    code: str
-    message: str
-
-
-# docflow.outcome.FINDINGS, typed for the API; tests/test_api.py holds the two together.
-class Results(BaseModel):
-    mime_type: str | None
-    kind: str | None
-    size_bytes: int | None
-    extension_mismatch: bool | None
-    page_count: int | None
-    word_count: int | None
-    keywords: list[dict[str, Any]] | None
-    sentiment: dict[str, Any] | None
-    reading_time_minutes: float | None
-    partial: bool | None
-
-
 class Document(BaseModel):
     document_id: Id
     filename: str
@@ -60,7 +41,7 @@ class Document(BaseModel):
     status: DocumentStatus
     created_at: str
     updated_at: str
-    results: Results | None
+    results: Findings | None
     error: ErrorInfo | None
     thumbnail_url: str | None = None
     text_url: str | None = None

@@ -13,7 +13,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, TypedDict
+from typing import Any
+
+# typing_extensions' TypedDict, which pydantic (the API's models) reads on Python 3.11 too.
+from typing_extensions import TypedDict
 
 from docflow import keys
 from docflow.errors import DocflowError, Timeout, UnsupportedType, error_class
@@ -36,40 +39,50 @@ class ErrorInfo(TypedDict):
     message: str
 
 
-class DocumentResult(TypedDict):
-    """documents/<id>/result.json. Every field is present; null when the step that knows it
-    did not run."""
+class Findings(TypedDict):
+    """What an outcome found out about the document itself: the API's view of a document
+    and a batch's report show these fields as they are."""
 
-    document_id: str
-    filename: str | None
-    status: Ended
     mime_type: str | None
     kind: str | None
     size_bytes: int | None
     extension_mismatch: bool | None
     page_count: int | None
     word_count: int | None
-    char_count: int | None
     keywords: list[dict[str, Any]] | None
     sentiment: dict[str, Any] | None
     reading_time_minutes: float | None
+    # Only part of the document could be read: a truncated image, PDF pages that failed.
+    partial: bool
+
+
+class DocumentResult(Findings):
+    """documents/<id>/result.json: the findings, the keys of the files made from the
+    document, and how it ended. Every field is present; null when the step that knows it
+    did not run."""
+
+    document_id: str
+    filename: str | None
+    status: Ended
+    char_count: int | None
     thumbnail_key: str | None
     thumbnail_width: int | None
     thumbnail_height: int | None
     text_key: str | None
-    # Only part of the document could be read: a truncated image, PDF pages that failed.
-    partial: bool
     error: ErrorInfo | None
     recorded_at: str
 
 
-# What an outcome found out about the document itself: the fields the API's view of a
-# document (api_models.Results) and a batch's report show as they are. The rest are the
-# keys of its files, the error and when it was recorded.
-FINDINGS = (
-    "mime_type", "kind", "size_bytes", "extension_mismatch", "page_count", "word_count", "keywords", "sentiment",
-    "reading_time_minutes", "partial",
-)  # fmt: skip
+FINDINGS = tuple(Findings.__annotations__)
+
+
+def findings_of(result: Mapping[str, Any]) -> Findings:
+    """A recorded outcome's findings, as the API and the reports show them: null where the
+    outcome does not say (it was recorded before the field existed, or is missing), and
+    `partial` false rather than null."""
+    found = {name: result.get(name) for name in FINDINGS}
+    found["partial"] = bool(found["partial"])
+    return found  # type: ignore[return-value]  # every key of Findings, set above
 
 
 def failed_outcome(

@@ -15,7 +15,7 @@ from typing import Any, TypeGuard
 
 from docflow import keys
 from docflow.errors import DocflowError, DocumentNotFound
-from docflow.outcome import FINDINGS, DocumentResult, ErrorInfo, failed_outcome
+from docflow.outcome import DocumentResult, ErrorInfo, failed_outcome, findings_of
 from docflow.statuses import TERMINAL_STATUSES
 from docflow.storage import ObjectStore
 
@@ -94,8 +94,7 @@ def _entry(listed: Mapping[str, Any], found: Mapping[str, Any] | None, finished_
         "document_id": listed["document_id"],
         "filename": listed.get("filename") or result.get("filename"),
         "status": result["status"],
-        **{name: result.get(name) for name in FINDINGS},
-        "partial": bool(result.get("partial")),
+        **findings_of(result),
         "thumbnail": result.get("thumbnail_key"),
         "text": result.get("text_key"),
         "error": _error(result.get("error")),

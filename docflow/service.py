@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from docflow import keys
-from docflow.outcome import FINDINGS
+from docflow.outcome import findings_of
 from docflow.records import (
     BatchRecord,
     DocumentRecord,
@@ -249,7 +249,7 @@ class DocflowService:
             "status": record.status,
             "created_at": record.created_at,
             "updated_at": record.updated_at,
-            "results": _results(result) if result else None,
+            "results": findings_of(result) if result else None,
             "error": record.error if record.status in ("failed", "skipped") else None,
         }
         if urls:
@@ -274,10 +274,6 @@ class DocflowService:
                 else None
             ),
         }
-
-
-def _results(result: dict[str, Any]) -> dict[str, Any]:
-    return {name: result.get(name) for name in FINDINGS}
 
 
 def _some(ids: list[str], shown: int = 5) -> str:

@@ -7,6 +7,7 @@ import inspect
 import json
 import re
 import uuid
+from typing import get_type_hints
 
 import boto3
 import pytest
@@ -545,9 +546,15 @@ def test_an_unexpected_error_is_a_500_without_its_details(api, monkeypatch):
     assert "hunter2" not in response["body"] and "RuntimeError" not in response["body"]
 
 
-def test_a_documents_results_and_error_are_the_outcomes_own():
-    from docflow import api_models, outcome
+def test_a_documents_results_and_error_are_the_outcomes_own(api):
+    """The API describes a document's results and error with the outcome's own types."""
+    from docflow import outcome
 
-    assert tuple(api_models.Results.model_fields) == outcome.FINDINGS
-    assert set(outcome.FINDINGS) <= set(outcome.DocumentResult.__annotations__)
-    assert tuple(api_models.ErrorInfo.model_fields) == tuple(outcome.ErrorInfo.__annotations__)
+    schemas = request(api, "GET", "/docs", query={"format": "json"})[1]["components"]["schemas"]
+    assert tuple(schemas["Findings"]["properties"]) == outcome.FINDINGS
+    assert set(outcome.FINDINGS) < set(get_type_hints(outcome.DocumentResult))
+    assert tuple(schemas["ErrorInfo"]["properties"]) == tuple(outcome.ErrorInfo.__annotations__)
+    document = schemas["Document"]["properties"]
+    assert {"$ref": "#/components/schemas/Findings"} in document["results"]["anyOf"]
+
+
