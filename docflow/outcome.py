@@ -49,6 +49,7 @@ class Findings(TypedDict):
     extension_mismatch: bool | None
     page_count: int | None
     word_count: int | None
+    language: str | None
     keywords: list[dict[str, Any]] | None
     sentiment: dict[str, Any] | None
     reading_time_minutes: float | None
@@ -194,6 +195,7 @@ def decide_outcome(state: Mapping[str, Any], now: datetime) -> DocumentResult:
         "page_count": extraction.get("page_count"),
         "word_count": word_count,
         "char_count": extraction.get("char_count"),
+        "language": analysis.get("language"),
         "keywords": analysis.get("keywords"),
         "sentiment": analysis.get("sentiment"),
         "reading_time_minutes": analysis.get("reading_time_minutes"),

@@ -60,7 +60,8 @@ def summary_table(report: dict) -> str:
         if error:
             detail = f"{error['code']}: {error['message']}"
         elif document.get("keywords"):
-            detail = "keywords: " + ", ".join(item["word"] for item in document["keywords"][:5])
+            language = f"[{document['language']}] " if document.get("language") else ""
+            detail = language + "keywords: " + ", ".join(item["word"] for item in document["keywords"][:5])
         elif document.get("thumbnail"):
             detail = f"thumbnail: {document['thumbnail']}"
         else:

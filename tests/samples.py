@@ -122,7 +122,7 @@ def recorded_result(document_id: str, *, failed: bool = False) -> dict[str, Any]
     else:
         state["extraction"] = {"page_count": 2, "word_count": 40, "char_count": 200, "pages_failed": 0,
                                "text_key": keys.text_key(document_id)}
-        state["analysis"] = {"keywords": [{"word": "invoice", "count": 3}], "word_count": 38,
+        state["analysis"] = {"language": "en", "keywords": [{"word": "invoice", "count": 3}], "word_count": 38,
                              "sentiment": {"label": "neutral", "score": 0.0}, "reading_time_minutes": 0.2}
         state["thumbnail"] = {"thumbnail_key": keys.thumbnail_key(document_id, "png"), "width": 300, "height": 150}
     return dict(decide_outcome(state, datetime(2026, 3, 1, 12, 1, tzinfo=timezone.utc)))

@@ -29,6 +29,7 @@ PDF = {"mime_type": "application/pdf", "kind": "pdf", "size_bytes": 1000, "exten
 PNG = {"mime_type": "image/png", "kind": "image", "size_bytes": 5000, "extension_mismatch": True}
 EXTRACTION = {"page_count": 2, "word_count": 40, "char_count": 200, "pages_failed": 0, "text_key": "documents/d1/text.txt"}
 ANALYSIS = {
+    "language": "en",
     "keywords": [{"word": "invoice", "count": 3}],
     "sentiment": {"label": "neutral", "score": 0.0},
     "word_count": 38,
@@ -62,7 +63,8 @@ def test_a_processed_pdf_succeeded_with_its_results():
         "document_id": "d1", "filename": "a.pdf", "status": "succeeded",
         "mime_type": "application/pdf", "kind": "pdf", "size_bytes": 1000, "extension_mismatch": False,
         "page_count": 2, "word_count": 40, "char_count": 200,  # extraction's count, as in text.txt
-        "keywords": ANALYSIS["keywords"], "sentiment": ANALYSIS["sentiment"], "reading_time_minutes": 0.2,
+        "language": "en", "keywords": ANALYSIS["keywords"], "sentiment": ANALYSIS["sentiment"],
+        "reading_time_minutes": 0.2,
         "thumbnail_key": None, "thumbnail_width": None, "thumbnail_height": None,
         "text_key": "documents/d1/text.txt", "partial": False, "error": None,
         "recorded_at": "2026-03-01T12:30:05+00:00",

@@ -251,6 +251,7 @@ def test_a_succeeded_document_shows_its_results_and_download_urls(service, recor
         "extension_mismatch": False,
         "page_count": 2,
         "word_count": 40,
+        "language": "en",
         "keywords": [{"word": "invoice", "count": 3}],
         "sentiment": {"label": "neutral", "score": 0.0},
         "reading_time_minutes": 0.2,

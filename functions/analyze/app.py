@@ -1,4 +1,5 @@
-"""analyze: ranks the keywords of a document's extracted text and estimates its sentiment."""
+"""analyze: tells the language of a document's extracted text, ranks its keywords and
+estimates its sentiment."""
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,7 +16,11 @@ store = S3ObjectStore.from_environment()
 def handler(request: AnalysisRequest, context: LambdaContext) -> dict:
     logger.append_keys(document_id=request.document_id)
     analysis = analyze_document(store, request.extraction.text_key)
-    metrics.add_dimension(name="sentiment", value=analysis.sentiment["label"])
+    sentiment = analysis.sentiment["label"] if analysis.sentiment else "none"
+    metrics.add_dimension(name="language", value=analysis.language or "unknown")
+    metrics.add_dimension(name="sentiment", value=sentiment)
     metrics.add_metric(name="WordsAnalyzed", unit=MetricUnit.Count, value=analysis.word_count)
-    logger.info("analysed", extra={"word_count": analysis.word_count, "sentiment": analysis.sentiment["label"]})
+    logger.info(
+        "analysed", extra={"word_count": analysis.word_count, "language": analysis.language, "sentiment": sentiment}
+    )
     return analysis.to_dict()
