@@ -31,7 +31,12 @@ from infra.catalog import REPO_ROOT, FunctionSpec, load_catalog
 BUILD_DIR = REPO_ROOT / "build"
 DEPENDENCIES_DIR = BUILD_DIR / "dependencies"
 LIBRARY = REPO_ROOT / "docflow"
-PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+# The wheel tags Lambda's Python runtimes (Amazon Linux 2023, glibc 2.34) can load: newer
+# wheels (numpy for Python 3.14, for one) are built for glibc 2.28 and tagged only so.
+PLATFORMS = {
+    "arm64": ("manylinux2014_aarch64", "manylinux_2_28_aarch64"),
+    "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64"),
+}
 # What Lambda's Python runtime already has; bundling it again only adds megabytes.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
 COMPLETE = ".complete"  # marks a finished install
@@ -129,7 +134,7 @@ def _dependencies(spec: FunctionSpec, architecture: str, python: str) -> Path:
             [
                 sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                 "--target", str(partial),
-                "--platform", PLATFORMS[architecture],
+                *(option for tag in PLATFORMS[architecture] for option in ("--platform", tag)),
                 "--implementation", "cp",
                 "--python-version", python,
                 "--only-binary=:all:",  # wheels for Lambda's platform; never build for this machine

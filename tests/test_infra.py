@@ -203,7 +203,9 @@ def test_every_lambda_asset_carries_its_third_party_code_for_arm64(assembly):
         "detect": ["magic/__init__.py", "pylibmagic/libmagic.so.1", "pylibmagic/magic.mgc"],
         "extract": ["pypdf/__init__.py", "fontTools/__init__.py", "cryptography/__init__.py"],
         "thumbnail": ["PIL/Image.py"],
-    }
+        "analyze": ["py3langid/data/model.npz.xz", "numpy/__init__.py", "stopwordsiso/stopwords-iso.json",
+                    "vaderSentiment/vader_lexicon.txt"],
+    }  # fmt: skip
     for name in SPECS:
         _, properties = the_function(template, name)
         asset = manifest[properties["Code"]["S3Key"].removesuffix(".zip")]["source"]["path"]
@@ -214,6 +216,11 @@ def test_every_lambda_asset_carries_its_third_party_code_for_arm64(assembly):
         assert not (folder / "boto3").exists(), f"{name} ships the SDK Lambda's runtime provides"
         natives = list(folder.rglob("*.so*"))
         assert natives and all(_elf_machine(native) == "aarch64" for native in natives if _is_elf(native)), name
+        unzipped = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+        assert unzipped < LAMBDA_UNZIPPED_LIMIT, f"{name} is {unzipped / 1e6:.0f} MB unzipped"
+
+
+LAMBDA_UNZIPPED_LIMIT = 262_144_000  # 250 MiB: a function's code and layers, unzipped
 
 
 def _is_elf(path: Path) -> bool:
