@@ -68,6 +68,11 @@ class ImageTooLarge(DocflowError):
     advice = "Reduce the image's dimensions."
 
 
+class OcrUnavailable(DocflowError):
+    code = "ocr_unavailable"
+    advice = "This deployment has no OCR data for its DOCFLOW_OCR_LANGUAGES; see the README's OCR section."
+
+
 class TransientError(DocflowError):
     """A dependency failed in a way that may pass: throttling, a 5xx, a slow-down. The
     state machines retry it; its code is what a document gets if it never passes."""
@@ -96,6 +101,7 @@ ALL_ERRORS: tuple[type[DocflowError], ...] = (
     PdfTooManyPages,
     ImageCorrupt,
     ImageTooLarge,
+    OcrUnavailable,
     TransientError,
     Timeout,
 )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import math
 import os
 import re
 import signal
@@ -25,9 +26,11 @@ import unicodedata
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from docflow import keys
-from docflow.errors import DocflowError, PdfCorrupt, PdfEncrypted, PdfTooManyPages, Timeout
+from docflow.errors import DocflowError, OcrUnavailable, PdfCorrupt, PdfEncrypted, PdfTooManyPages, Timeout, error_class
+from docflow.ocr import MAX_OCR_PIXELS, OCR_DPI, PageReader, page_reader
 from docflow.settings import DEFAULTS, Settings
 from docflow.storage import ObjectStore
 
@@ -48,6 +51,8 @@ class Extraction:
     text_key: str
     # Pages not reached before the function's time ran out: the text holds the ones before.
     pages_unread: int = 0
+    # Pages read by OCR: no text layer (DOCFLOW_OCR=auto), or every page (force).
+    ocr_pages: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -182,22 +187,40 @@ def join_letter_spacing(text: str) -> str:
 # Reading the pages
 
 
+class Page(NamedTuple):
+    """A page's text, normalised, or None when it could not be read; and whether OCR read it."""
+
+    text: str | None
+    ocr: bool = False
+
+
 class _OutOfTime(Exception):
     """The reader's child was still working when the time ran out; it has been stopped."""
 
 
 def iter_page_texts(path: Path, settings: Settings = DEFAULTS) -> Iterator[str | None]:
-    """The text of each page in order, normalised; None for a page that could not be read.
+    """The text of each page in order, normalised; None for a page that could not be read."""
+    for page in _pages(path, None, settings):
+        yield page.text
 
-    The one place that knows the text engines, so another can replace them here alone."""
-    yield from _page_texts(path, None, settings.max_pages)
 
-
-def _page_texts(path: Path, out_of_time: Callable[[], bool] | None, max_pages: int) -> Generator[str | None]:
-    reader, count, encrypted = _checked_reader(path, max_pages)
+def _pages(path: Path, out_of_time: Callable[[], bool] | None, settings: Settings) -> Generator[Page]:
+    """Each page, read in a child process. The one place that knows the text engines
+    (pdfium, then pypdf, and Tesseract where a page has no text), so another can replace
+    them here alone."""
+    reader, count, encrypted = _checked_reader(path, settings.max_pages)
     if count:
         _warm_pdfium()
-        yield from _forked_pages(path, reader, count, "" if encrypted else None, out_of_time)
+        if settings.ocr != "off":
+            _warm_ocr(settings.ocr_languages)
+        options = _ReadOptions("" if encrypted else None, settings.ocr, settings.ocr_languages)
+        yield from _forked_pages(path, reader, count, options, out_of_time)
+
+
+class _ReadOptions(NamedTuple):
+    password: str | None
+    ocr: str  # settings.OCR_MODES
+    ocr_languages: str
 
 
 @functools.cache
@@ -229,6 +252,14 @@ def _warm_pdfium() -> None:
     page.get_textpage().get_text_range()
     page.close()
     document.close()
+
+
+def _warm_ocr(languages: str) -> None:
+    """Loads the OCR engine (about a second for seven languages) in this process, once,
+    before the first fork. Without its data, a page that needs OCR fails in the child and
+    says so; a PDF with text needs none."""
+    with contextlib.suppress(OcrUnavailable):
+        page_reader(languages).load()
 
 
 def _checked_reader(path: Path, max_pages: int):
@@ -270,35 +301,66 @@ def _checked_reader(path: Path, max_pages: int):
     return reader, page_count, encrypted
 
 
-def _read_pages(path: Path, reader, count: int, password: str | None) -> Iterator[str | None]:
+def _read_pages(path: Path, reader, count: int, options: _ReadOptions) -> Iterator[Page]:
     """The work of the child: each of the `count` pages pypdf found, read by pdfium, or by
-    pypdf when pdfium cannot load it (or the document); None when neither can."""
+    pypdf when pdfium cannot load it (or the document), or by OCR when it has no text
+    layer; Page(None) when none can."""
     import pypdfium2 as pdfium
 
     try:
-        document = pdfium.PdfDocument(str(path), password=password)
+        document = pdfium.PdfDocument(str(path), password=options.password)
         readable = len(document)
     except pdfium.PdfiumError:
         document, readable = None, 0
+    ocr = page_reader(options.ocr_languages) if options.ocr != "off" else None
     for number in range(count):
-        text = None
+        text, by_ocr = None, False
         if number < readable:
             try:
                 page = document[number]
+            except Exception:  # pdfium could not load this page: pypdf may
+                page = None
+            if page is not None:
                 try:
-                    textpage = page.get_textpage()
-                    try:
-                        text = textpage.get_text_range()
-                    finally:
-                        textpage.close()
+                    text = _text_layer(page)
+                    if ocr is not None and (options.ocr == "force" or (not text.strip() and _has_image(page))):
+                        by_ocr = True
+                        text = _read_by_ocr(page, ocr)
+                except OcrUnavailable:
+                    raise
+                except Exception:  # a failed page: the text is partial
+                    text = None
                 finally:
                     page.close()
-            except Exception:  # pdfium could not load this page: pypdf may
-                text = None
-        if text is None:
+        if text is None and not by_ocr:
             text = _read_page_with_pypdf(reader, number)
-        yield None if text is None else normalize_text(text)
+        yield Page(None if text is None else normalize_text(text), by_ocr)
     # No close: the child exits at once, and the OS frees what pdfium held.
+
+
+def _text_layer(page) -> str:
+    textpage = page.get_textpage()
+    try:
+        return textpage.get_text_range()
+    finally:
+        textpage.close()
+
+
+def _has_image(page) -> bool:
+    """Whether the page draws an image (a scan, a photo): a page without one and without
+    text is blank, or drawn in lines, and OCR would read nothing there but take seconds."""
+    import pypdfium2.raw as pdfium_c
+
+    return next(iter(page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE])), None) is not None
+
+
+def _read_by_ocr(page, reader: PageReader) -> str:
+    """The page rendered in gray at OCR_DPI (less for a page so large that it would pass
+    MAX_OCR_PIXELS) and read by OCR."""
+    width, height = page.get_size()  # in points, 72 to the inch
+    scale = min(OCR_DPI / 72, math.sqrt(MAX_OCR_PIXELS / max(width * height, 1)))
+    bitmap = page.render(scale=scale, grayscale=True)
+    return reader.read(bytes(bitmap.buffer), bitmap.width, bitmap.height, bitmap.n_channels, bitmap.stride)
 
 
 def _read_page_with_pypdf(reader, number: int) -> str | None:
@@ -315,8 +377,8 @@ def _read_page_with_pypdf(reader, number: int) -> str | None:
 
 
 def _forked_pages(
-    path: Path, reader, count: int, password: str | None, out_of_time: Callable[[], bool] | None
-) -> Iterator[str | None]:
+    path: Path, reader, count: int, options: _ReadOptions, out_of_time: Callable[[], bool] | None
+) -> Iterator[Page]:
     """Runs _read_pages in a forked child and yields what it sends. A pipe, not a queue: a
     queue needs /dev/shm, which Lambda lacks. While it waits for a page it checks, every
     _POLL_SECONDS, that the child lives and that `out_of_time()` is not yet true."""
@@ -330,7 +392,7 @@ def _forked_pages(
         gc.disable()  # short-lived: no collections writing to (and copying) the parent's pages
         _die_with(parent)
         receiver.close()
-        _child(sender, path, reader, count, password)
+        _child(sender, path, reader, count, options)
     sender.close()
     reaped, status = False, None  # whether the child has been waited for, and its status
     complete = False
@@ -352,13 +414,13 @@ def _forked_pages(
                     reaped, status = True, _wait(pid, 0)[1]
                 raise _ended(status) from None
             kind, body = message[:1], message[1:]
-            if kind == b"T":
-                yield body.decode("utf-8")
+            if kind in (b"T", b"O"):  # text, or text read by OCR
+                yield Page(body.decode("utf-8"), ocr=kind == b"O")
             elif kind == b"N":
-                yield None
+                yield Page(None)
             else:  # b"E": a docflow error, by class name, and its message
                 name, _, text = body.decode("utf-8").partition("\n")
-                raise (PdfEncrypted if name == PdfEncrypted.__name__ else PdfCorrupt)(text)
+                raise (error_class(name) or PdfCorrupt)(text)
         complete = True
     finally:
         receiver.close()
@@ -411,12 +473,15 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-def _child(sender, path: Path, reader, count: int, password: str | None) -> None:
+def _child(sender, path: Path, reader, count: int, options: _ReadOptions) -> None:
     code = 1
     try:
         try:
-            for text in _read_pages(path, reader, count, password):
-                sender.send_bytes(b"N" if text is None else b"T" + text.encode("utf-8"))
+            for page in _read_pages(path, reader, count, options):
+                if page.text is None:
+                    sender.send_bytes(b"N")
+                else:
+                    sender.send_bytes((b"O" if page.ocr else b"T") + page.text.encode("utf-8"))
             code = 0
         except DocflowError as error:
             sender.send_bytes(b"E" + f"{type(error).__name__}\n{error.message}".encode("utf-8", "replace"))
@@ -464,35 +529,49 @@ def page_count(pdf: Path) -> int:
     return len(PdfReader(pdf).pages)
 
 
+@dataclass
+class TextRead:
+    """What extract_text read: pages, words and characters, failed pages, pages read by
+    OCR, and whether it stopped early because `out_of_time()` said so."""
+
+    pages: int = 0
+    words: int = 0
+    chars: int = 0
+    failed: int = 0
+    ocr: int = 0
+    stopped: bool = False
+
+
 def extract_text(
-    pdf: Path, sink, out_of_time: Callable[[], bool] = lambda: False, max_pages: int = DEFAULTS.max_pages
-) -> tuple[int, int, int, int, bool]:
-    """Writes the PDF's text to `sink` (a text stream); returns (pages read, words, chars,
-    failed pages, whether it stopped early because `out_of_time()` said so). A reader
-    still busy on a page when `out_of_time()` turns true is stopped; if it had not sent the
-    first page yet, that is a Timeout."""
-    pages = words = chars = failed = 0
-    texts = _page_texts(pdf, out_of_time, max_pages)
+    pdf: Path, sink, out_of_time: Callable[[], bool] = lambda: False, settings: Settings = DEFAULTS
+) -> TextRead:
+    """Writes the PDF's text to `sink` (a text stream). A reader still busy on a page when
+    `out_of_time()` turns true is stopped; if it had not sent the first page yet, that is
+    a Timeout."""
+    read = TextRead()
+    pages = _pages(pdf, out_of_time, settings)
     try:
-        for text in texts:
-            if pages and out_of_time():
-                return pages, words, chars, failed, True
-            if pages:
+        for page in pages:
+            if read.pages and out_of_time():
+                read.stopped = True
+                return read
+            if read.pages:
                 sink.write(PAGE_SEPARATOR)
-            pages += 1
-            if text is None:
-                failed += 1
+            read.pages += 1
+            read.ocr += page.ocr
+            if page.text is None:
+                read.failed += 1
                 continue
-            sink.write(text)
-            words += len(text.split())
-            chars += len(text)
+            sink.write(page.text)
+            read.words += len(page.text.split())
+            read.chars += len(page.text)
     except _OutOfTime:
-        if not pages:
+        if not read.pages:
             raise Timeout("The time ran out before the PDF's first page was read") from None
-        return pages, words, chars, failed, True
+        read.stopped = True
     finally:
-        texts.close()  # stops the reader's child if it is still running
-    return pages, words, chars, failed, False
+        pages.close()  # stops the reader's child if it is still running
+    return read
 
 
 def extract_document(
@@ -512,11 +591,11 @@ def extract_document(
         with pdf.open("wb") as sink:
             store.download(key, sink)
         with text.open("w", encoding="utf-8", errors="replace") as sink:
-            pages, words, chars, failed, stopped = extract_text(pdf, sink, out_of_time, settings.max_pages)
+            read = extract_text(pdf, sink, out_of_time, settings)
         with text.open("rb") as source:
             store.upload(text_key, source, "text/plain; charset=utf-8")
-        total = page_count(pdf) if stopped else pages
+        total = page_count(pdf) if read.stopped else read.pages
     return Extraction(
-        page_count=total, word_count=words, char_count=chars, pages_failed=failed, text_key=text_key,
-        pages_unread=total - pages,
+        page_count=total, word_count=read.words, char_count=read.chars, pages_failed=read.failed, text_key=text_key,
+        pages_unread=total - read.pages, ocr_pages=read.ocr,
     )  # fmt: skip

@@ -48,6 +48,8 @@ class Findings(TypedDict):
     size_bytes: int | None
     extension_mismatch: bool | None
     page_count: int | None
+    # PDF pages read by OCR (pages without a text layer, or every page with DOCFLOW_OCR=force).
+    ocr_pages: int | None
     word_count: int | None
     language: str | None
     keywords: list[dict[str, Any]] | None
@@ -193,6 +195,7 @@ def decide_outcome(state: Mapping[str, Any], now: datetime) -> DocumentResult:
         "size_bytes": detection.get("size_bytes"),
         "extension_mismatch": detection.get("extension_mismatch"),
         "page_count": extraction.get("page_count"),
+        "ocr_pages": extraction.get("ocr_pages"),
         "word_count": word_count,
         "char_count": extraction.get("char_count"),
         "language": analysis.get("language"),

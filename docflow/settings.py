@@ -18,8 +18,12 @@ PREFIX = "DOCFLOW_"
 MAX_PRESIGN_SECONDS = 15 * 60
 
 
-def _setting(default: int | float, meaning: str) -> Any:
-    return field(default=default, metadata={"meaning": meaning})
+Value = int | float | str
+OCR_MODES = ("auto", "off", "force")
+
+
+def _setting(default: Value, meaning: str, choices: tuple[str, ...] = ()) -> Any:
+    return field(default=default, metadata={"meaning": meaning, "choices": choices})
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,15 @@ class Settings:
         MAX_PRESIGN_SECONDS, "how long a presigned download of a text or thumbnail is valid (at most 900)"
     )
     retention_days: int = _setting(30, "how many days documents, their files and their records are kept")
+    ocr: str = _setting(
+        "auto",
+        "`auto` reads a PDF page by OCR when it has no text layer; `off` never; `force` reads every page by OCR",
+        choices=OCR_MODES,
+    )
+    ocr_languages: str = _setting(
+        "deu+fra+spa+ita+por+nld+eng",
+        "Tesseract's languages for OCR, `+`-separated; languages with accents first, so they keep them",
+    )
 
     @staticmethod
     def variable(name: str) -> str:
@@ -48,17 +61,14 @@ class Settings:
     @classmethod
     def from_environment(cls, environment: Mapping[str, str] | None = None) -> Settings:
         environment = os.environ if environment is None else environment
+        defaults = cls()
         values: dict[str, Any] = {}
         for setting in fields(cls):
-            raw = environment.get(cls.variable(setting.name))
-            if raw is None:
-                continue
-            kind = int if isinstance(setting.default, int) else float
-            try:
-                values[setting.name] = kind(raw)
-            except ValueError:
-                expected = "an integer" if kind is int else "a number"
-                raise ValueError(f"{cls.variable(setting.name)}={raw!r} is not {expected}") from None
+            variable = cls.variable(setting.name)
+            if (raw := environment.get(variable)) is not None:
+                values[setting.name] = _parsed(
+                    variable, raw, getattr(defaults, setting.name), setting.metadata["choices"]
+                )
         settings = cls(**values)
         return replace(
             settings,
@@ -67,10 +77,23 @@ class Settings:
         )
 
     @classmethod
-    def described(cls) -> list[tuple[str, int | float, str]]:
+    def described(cls) -> list[tuple[str, Value, str]]:
         """(environment variable, default, meaning) of every setting, in order."""
         defaults = cls()
         return [(cls.variable(s.name), getattr(defaults, s.name), s.metadata["meaning"]) for s in fields(cls)]
+
+
+def _parsed(variable: str, raw: str, default: Value, choices: tuple[str, ...]) -> Value:
+    if isinstance(default, str):
+        if choices and raw not in choices:
+            raise ValueError(f"{variable}={raw!r} is not one of {', '.join(choices)}")
+        return raw
+    kind = int if isinstance(default, int) else float
+    try:
+        return kind(raw)
+    except ValueError:
+        expected = "an integer" if kind is int else "a number"
+        raise ValueError(f"{variable}={raw!r} is not {expected}") from None
 
 
 DEFAULTS = Settings()

@@ -26,6 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from docflow.ocr import tessdata_dir
 from infra.catalog import REPO_ROOT, FunctionSpec, load_catalog
 
 BUILD_DIR = REPO_ROOT / "build"
@@ -59,7 +60,8 @@ def build_bundle(
     python = python or runtime_python(spec)
     bundle = build_dir / "bundles" / f"{architecture}-py{python}" / spec.name
     dependencies = _dependencies(spec, architecture, python)
-    fingerprint = _fingerprint(dependencies, LIBRARY, spec.code_dir)
+    data = bundled_data(spec)
+    fingerprint = _fingerprint(dependencies, LIBRARY, spec.code_dir, *data.values())
     if _built_from(bundle) == fingerprint:
         return bundle
     # Built beside it and swapped in whole, so that builds running at once (pytest's
@@ -69,6 +71,9 @@ def build_bundle(
     shutil.copytree(dependencies, staging, dirs_exist_ok=True)
     shutil.copytree(LIBRARY, staging / "docflow", ignore=_left_out)
     shutil.copytree(spec.code_dir, staging, ignore=_left_out, dirs_exist_ok=True)
+    for name, source in data.items():
+        (staging / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, staging / name)
     (staging / FINGERPRINT).write_text(fingerprint)
     outdated = Path(tempfile.mkdtemp(dir=bundle.parent, prefix=f".{spec.name}-outdated-"))
     with contextlib.suppress(FileNotFoundError):  # none yet, or another build is swapping it now
@@ -96,13 +101,24 @@ def bundle_fingerprint(bundle: Path) -> str:
     return (bundle / FINGERPRINT).read_text()
 
 
+def bundled_data(spec: FunctionSpec) -> dict[str, Path]:
+    """Files a bundle carries beside its code, by their path in it: Tesseract's data for
+    each language the function's DOCFLOW_OCR_LANGUAGES names (from Debian's tesseract-ocr-*
+    packages, which scripts/system-packages.sh installs)."""
+    languages = spec.environment.get("DOCFLOW_OCR_LANGUAGES")
+    if not languages:
+        return {}
+    folder = tessdata_dir(languages)
+    return {f"tessdata/{name}.traineddata": folder / f"{name}.traineddata" for name in languages.split("+")}
+
+
 def _fingerprint(dependencies: Path, *sources: Path) -> str:
     """The installed dependencies (named by their own key) and every source file copied."""
     digest = hashlib.sha256(dependencies.name.encode())
     for source in sources:
-        for path in sorted(source.rglob("*")):
+        for path in sorted(source.rglob("*")) if source.is_dir() else [source]:
             if path.is_file() and not _ignored(path):
-                digest.update(f"\0{source.name}/{path.relative_to(source)}\0".encode())
+                digest.update(f"\0{source.name}/{path.relative_to(source) if source.is_dir() else ''}\0".encode())
                 digest.update(path.read_bytes())
     return digest.hexdigest()
 

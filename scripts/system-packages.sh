@@ -2,9 +2,12 @@
 # The few things docflow needs from the operating system rather than PyPI:
 #   libmagic1      python-magic's engine (detect)
 #   poppler-utils  pdfinfo and pdftotext, the references the corpus tests measure against
+#   tesseract-ocr-*  Tesseract's data for OCR's seven languages (tessdata_fast): read here,
+#                  and copied into the extract bundle by infra/bundles.py
 # Installs what is missing when it can (root with apt-get); otherwise says what to install.
 set -euo pipefail
-needed=(libmagic1 poppler-utils)
+needed=(libmagic1 poppler-utils tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-spa
+        tesseract-ocr-ita tesseract-ocr-por tesseract-ocr-nld)
 missing=()
 for package in "${needed[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

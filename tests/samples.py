@@ -7,7 +7,9 @@ import zlib
 from datetime import datetime, timezone
 from typing import Any
 
-from PIL import Image
+import pypdfium2 as pdfium
+from pypdf import PdfReader, PdfWriter
+from PIL import Image, ImageFilter
 
 from docflow import keys
 from docflow.outcome import decide_outcome
@@ -120,9 +122,35 @@ def recorded_result(document_id: str, *, failed: bool = False) -> dict[str, Any]
     if failed:
         state["failure"] = {"Error": "PdfCorrupt", "Cause": "The PDF could not be read."}
     else:
-        state["extraction"] = {"page_count": 2, "word_count": 40, "char_count": 200, "pages_failed": 0,
+        state["extraction"] = {"page_count": 2, "ocr_pages": 0, "word_count": 40, "char_count": 200, "pages_failed": 0,
                                "text_key": keys.text_key(document_id)}
         state["analysis"] = {"language": "en", "keywords": [{"word": "invoice", "count": 3}], "word_count": 38,
                              "sentiment": {"label": "neutral", "score": 0.0}, "reading_time_minutes": 0.2}
         state["thumbnail"] = {"thumbnail_key": keys.thumbnail_key(document_id, "png"), "width": 300, "height": 150}
     return dict(decide_outcome(state, datetime(2026, 3, 1, 12, 1, tzinfo=timezone.utc)))
+
+
+def scanned(pdf: bytes, *, angle: float = 1.5, dpi: int = 200) -> bytes:
+    """An image-only PDF of `pdf`'s pages, as a scanner at `dpi` would make it: turned a
+    little, softened, with dust (about one pixel in 700 dark) and a grey cast."""
+    pages = []
+    for page in pdfium.PdfDocument(pdf):
+        image = page.render(scale=dpi / 72, grayscale=True).to_pil().convert("L")
+        image = image.rotate(angle, resample=Image.Resampling.BICUBIC, fillcolor=255)
+        dust = Image.effect_noise(image.size, 24).point(lambda v: 255 if v > 200 else 0).convert("1")
+        image = Image.composite(Image.new("L", image.size, 70), image, dust)
+        image = image.filter(ImageFilter.GaussianBlur(0.6)).point(lambda v: 30 + v * 205 // 255)
+        pages.append(image)
+    out = io.BytesIO()
+    pages[0].save(out, format="PDF", resolution=dpi, save_all=True, append_images=pages[1:])
+    return out.getvalue()
+
+
+def joined(*pdfs: bytes) -> bytes:
+    writer = PdfWriter()
+    for pdf in pdfs:
+        for page in PdfReader(io.BytesIO(pdf)).pages:
+            writer.add_page(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

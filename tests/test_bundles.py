@@ -25,7 +25,7 @@ from docflow import keys
 from docflow.dynamodb_records import create_table
 from infra.bundles import RUNTIME_PROVIDED, build_bundle
 from infra.catalog import load_catalog, substitute
-from samples import make_image, make_pdf
+from samples import joined, make_image, make_pdf, scanned
 
 pytestmark = pytest.mark.local_cloud
 
@@ -77,9 +77,11 @@ def run_from_bundle(name: str, event: dict, runtime_sdk: Path, endpoint: str, tm
         from {module} import {function} as handler
         result = handler(json.loads(sys.stdin.read()), Context())
         loaded = [line.split()[-1] for line in open("/proc/self/maps") if "libmagic" in line]
+        ocr, languages = sys.modules.get("docflow.ocr"), __import__("os").environ.get("DOCFLOW_OCR_LANGUAGES")
         print(json.dumps({{"result": result, "modules": sorted(m.__file__ or "" for m in sys.modules.values()
                                                                 if getattr(m, "__file__", None)),
-                          "libmagic": sorted(set(loaded))}}))
+                          "libmagic": sorted(set(loaded)),
+                          "tessdata": str(ocr.tessdata_dir(languages)) if ocr and languages else None}}))
         """
     )
     resources = {
@@ -126,10 +128,13 @@ def test_detect_runs_from_its_bundle_with_the_libmagic_it_ships(runtime_sdk, mot
 
 def test_extract_and_analyze_run_from_their_bundles(runtime_sdk, moto_endpoint, tmp_path):
     endpoint, s3 = moto_endpoint
-    s3.put_object(Bucket=BUCKET, Key="uploads/d2/r.pdf", Body=make_pdf(["Quarterly revenue grew", "Margins improved"]))
+    pdf = joined(make_pdf(["Quarterly revenue grew", "Margins improved"]), scanned(make_pdf(["Revenue by region"])))
+    s3.put_object(Bucket=BUCKET, Key="uploads/d2/r.pdf", Body=pdf)
     document = {"document_id": "d2", "key": "uploads/d2/r.pdf", "filename": "r.pdf"}
-    extracted = run_from_bundle("extract", document, runtime_sdk, endpoint, tmp_path)["result"]
-    assert extracted["page_count"] == 2 and extracted["text_key"] == keys.text_key("d2")
+    answer = run_from_bundle("extract", document, runtime_sdk, endpoint, tmp_path)
+    extracted = answer["result"]
+    assert extracted["page_count"] == 3 and extracted["text_key"] == keys.text_key("d2")
+    assert extracted["ocr_pages"] == 1 and Path(answer["tessdata"]).parent.name == "extract"  # its own data
     analysed = run_from_bundle("analyze", {**document, "extraction": extracted}, runtime_sdk, endpoint, tmp_path)
     assert "revenue" in [keyword["word"] for keyword in analysed["result"]["keywords"]]
 

@@ -255,7 +255,7 @@ def test_a_reader_killed_by_a_signal_is_pdf_corrupt(monkeypatch):
     def crash(*args):
         faulthandler.disable()  # pytest's would print the child's stack on the terminal
         os.kill(os.getpid(), signal.SIGSEGV)
-        yield "never sent\n"
+        yield extraction.Page("never sent\n")
 
     monkeypatch.setattr(extraction, "_read_pages", crash)
     with pytest.raises(PdfCorrupt, match=r"crashed the reader \(SIGSEGV\)"):
@@ -264,7 +264,7 @@ def test_a_reader_killed_by_a_signal_is_pdf_corrupt(monkeypatch):
 
 def test_a_crash_after_some_pages_is_still_pdf_corrupt(monkeypatch):
     def crash_on_page_two(*args):
-        yield "page one\n"
+        yield extraction.Page("page one\n")
         faulthandler.disable()
         os.kill(os.getpid(), signal.SIGABRT)
 
@@ -277,7 +277,7 @@ def test_a_crash_after_some_pages_is_still_pdf_corrupt(monkeypatch):
 
 def test_a_docflow_error_in_the_reader_reaches_the_caller_as_itself(monkeypatch):
     def encrypted_content(*args):
-        yield "page one\n"
+        yield extraction.Page("page one\n")
         raise PdfEncrypted("The PDF is encrypted in a way docflow cannot open (AES)")
 
     monkeypatch.setattr(extraction, "_read_pages", encrypted_content)
@@ -289,9 +289,9 @@ def _hanging_reader(pid_file: Path, pages_before: int):
     def hang(*args):
         pid_file.write_text(str(os.getpid()))
         for number in range(pages_before):
-            yield f"page {number} words\n"
+            yield extraction.Page(f"page {number} words\n")
         time.sleep(600)  # as pdfium stuck in a loop
-        yield "never\n"
+        yield extraction.Page("never\n")
 
     return hang
 

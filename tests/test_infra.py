@@ -201,7 +201,8 @@ def test_every_lambda_asset_carries_its_third_party_code_for_arm64(assembly):
     manifest = json.loads((outdir / "Docflow.assets.json").read_text())["files"]
     expected = {
         "detect": ["magic/__init__.py", "pylibmagic/libmagic.so.1", "pylibmagic/magic.mgc"],
-        "extract": ["pypdf/__init__.py", "fontTools/__init__.py", "cryptography/__init__.py"],
+        "extract": ["pypdf/__init__.py", "fontTools/__init__.py", "cryptography/__init__.py", "tesserocr/__init__.py",
+                    *(f"tessdata/{language}.traineddata" for language in ("eng", "deu", "fra", "spa", "ita", "por", "nld"))],
         "thumbnail": ["PIL/Image.py"],
         "analyze": ["py3langid/data/model.npz.xz", "numpy/__init__.py", "stopwordsiso/stopwords-iso.json",
                     "vaderSentiment/vader_lexicon.txt"],

@@ -27,7 +27,8 @@ NOW = datetime(2026, 3, 1, 12, 30, 5, tzinfo=timezone.utc)
 BASE = {"document_id": "d1", "key": "uploads/d1/a.pdf", "filename": "a.pdf"}
 PDF = {"mime_type": "application/pdf", "kind": "pdf", "size_bytes": 1000, "extension_mismatch": False}
 PNG = {"mime_type": "image/png", "kind": "image", "size_bytes": 5000, "extension_mismatch": True}
-EXTRACTION = {"page_count": 2, "word_count": 40, "char_count": 200, "pages_failed": 0, "text_key": "documents/d1/text.txt"}
+EXTRACTION = {"page_count": 2, "word_count": 40, "char_count": 200, "pages_failed": 0, "ocr_pages": 1,
+              "text_key": "documents/d1/text.txt"}
 ANALYSIS = {
     "language": "en",
     "keywords": [{"word": "invoice", "count": 3}],
@@ -62,7 +63,7 @@ def test_a_processed_pdf_succeeded_with_its_results():
     assert outcome == {
         "document_id": "d1", "filename": "a.pdf", "status": "succeeded",
         "mime_type": "application/pdf", "kind": "pdf", "size_bytes": 1000, "extension_mismatch": False,
-        "page_count": 2, "word_count": 40, "char_count": 200,  # extraction's count, as in text.txt
+        "page_count": 2, "ocr_pages": 1, "word_count": 40, "char_count": 200,  # extraction's count, as in text.txt
         "language": "en", "keywords": ANALYSIS["keywords"], "sentiment": ANALYSIS["sentiment"],
         "reading_time_minutes": 0.2,
         "thumbnail_key": None, "thumbnail_width": None, "thumbnail_height": None,

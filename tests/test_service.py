@@ -250,6 +250,7 @@ def test_a_succeeded_document_shows_its_results_and_download_urls(service, recor
         "size_bytes": 1234,
         "extension_mismatch": False,
         "page_count": 2,
+        "ocr_pages": 0,
         "word_count": 40,
         "language": "en",
         "keywords": [{"word": "invoice", "count": 3}],

@@ -46,7 +46,18 @@ def test_the_catalog_sets_every_setting_at_its_default_and_nothing_that_is_not_o
 
 
 def test_the_readme_table_lists_every_setting_with_its_default_and_meaning():
-    rows = re.findall(r"^\| `(DOCFLOW_[A-Z_]+)` \| ([\d,.]+) \| (.+) \|$", README.read_text(), re.MULTILINE)
-    assert [(variable, float(default.replace(",", "")), meaning) for variable, default, meaning in rows] == [
-        (variable, float(default), meaning) for variable, default, meaning in Settings.described()
+    rows = re.findall(r"^\| `(DOCFLOW_[A-Z_]+)` \| (`[^`]*`|[\d,.]+) \| (.+) \|$", README.read_text(), re.MULTILINE)
+
+    def value(default: str) -> object:
+        return default.strip("`") if default.startswith("`") else float(default.replace(",", ""))
+
+    assert [(variable, value(default), meaning) for variable, default, meaning in rows] == [
+        (variable, default if isinstance(default, str) else float(default), meaning)
+        for variable, default, meaning in Settings.described()
     ]
+
+
+def test_a_setting_with_choices_takes_only_those():
+    assert Settings.from_environment({"DOCFLOW_OCR": "force"}).ocr == "force"
+    with pytest.raises(ValueError, match="DOCFLOW_OCR='sometimes' is not one of auto, off, force"):
+        Settings.from_environment({"DOCFLOW_OCR": "sometimes"})

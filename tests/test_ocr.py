@@ -1,0 +1,107 @@
+"""OCR: a PDF page with no text layer is read by Tesseract. The scans are made here: a
+generated letter rendered at 200 dpi, turned a little, noised and wrapped as an image-only
+PDF; what OCR reads is measured as word recall against the letter's own words."""
+
+from __future__ import annotations
+
+import io
+import random
+import re
+from collections import Counter
+from dataclasses import replace
+
+import pytest
+from PIL import Image, ImageDraw
+
+from docflow import keys
+from docflow.extraction import extract_document
+from docflow.settings import DEFAULTS
+from fakes import MemoryObjectStore
+from samples import joined, make_pdf, scanned
+
+LETTERS = {
+    "en": """Dear Sir or Madam,
+thank you for your letter of 14 March about the delivery of the new office chairs.
+We are sorry that two of the chairs arrived with broken wheels and that the invoice
+listed the wrong quantity. Our warehouse will send replacement wheels this week, and
+the accounts department has prepared a corrected invoice, which you will find enclosed.
+If anything else is missing from the order, please call our service desk between nine
+and five, from Monday to Friday, and quote the order number printed above.
+Yours faithfully, the customer service team""",
+    "de": """Sehr geehrte Damen und Herren,
+vielen Dank für Ihr Schreiben vom 14. März über die Lieferung der neuen Bürostühle.
+Es tut uns leid, dass zwei Stühle mit beschädigten Rollen ankamen und die Rechnung
+eine falsche Menge aufführte. Unser Lager schickt Ihnen noch diese Woche neue Rollen,
+und die Buchhaltung hat eine berichtigte Rechnung erstellt, die Sie in der Anlage finden.
+Falls sonst etwas fehlt, rufen Sie bitte unseren Kundendienst an, werktags von neun bis
+fünf Uhr, und nennen Sie die oben gedruckte Bestellnummer. Mit freundlichen Grüßen""",
+    "fr": """Madame, Monsieur,
+nous avons bien reçu votre courrier du 14 mars concernant la livraison des chaises.
+Nous regrettons que deux chaises soient arrivées avec des roues cassées et que la facture
+indique une quantité erronée. Notre entrepôt vous enverra des roues de rechange cette
+semaine, et le service comptable a préparé une facture corrigée, que vous trouverez jointe.
+Si un autre article manque à la commande, veuillez appeler notre service client du lundi
+au vendredi, et rappeler le numéro de commande imprimé ci-dessus. Veuillez agréer nos salutations.""",
+}
+
+
+def words(text: str) -> Counter[str]:
+    return Counter(re.findall(r"[^\W_]+", text.lower()))
+
+
+def recall(original: str, read: str) -> float:
+    expected, found = words(original), words(read)
+    return sum((expected & found).values()) / sum(expected.values())
+
+
+def extracted(pdf: bytes, settings=DEFAULTS):
+    store = MemoryObjectStore({"uploads/d/x.pdf": pdf})
+    extraction = extract_document(store, "d", "uploads/d/x.pdf", settings=settings)
+    return extraction, store.objects[keys.text_key("d")].decode()
+
+
+@pytest.mark.parametrize("language", sorted(LETTERS))
+def test_a_scanned_letter_is_read_by_ocr_with_its_accents(language):
+    extraction, text = extracted(scanned(make_pdf([LETTERS[language]])))
+    assert (extraction.page_count, extraction.ocr_pages) == (1, 1)
+    assert recall(LETTERS[language], text) >= 0.9, text
+    accented = {word for word in words(LETTERS[language]) if not word.isascii()}
+    assert len(accented & set(words(text))) >= 0.8 * len(accented), text
+
+
+def test_a_pdf_mixing_text_and_scanned_pages_reads_only_the_scans_by_ocr():
+    english, german = make_pdf([LETTERS["en"]]), make_pdf([LETTERS["de"]])
+    extraction, text = extracted(joined(english, scanned(german), english))
+    assert (extraction.page_count, extraction.ocr_pages) == (3, 1)
+    first, second, third = text.split("\f")
+    assert recall(LETTERS["en"], first) == recall(LETTERS["en"], third) == 1.0
+    assert recall(LETTERS["de"], second) >= 0.9
+
+
+def test_ocr_off_leaves_a_scan_without_words_and_force_reads_text_pages_too():
+    off, _ = extracted(scanned(make_pdf([LETTERS["en"]])), replace(DEFAULTS, ocr="off"))
+    assert (off.word_count, off.ocr_pages) == (0, 0)
+    forced, text = extracted(make_pdf([LETTERS["fr"], LETTERS["en"]]), replace(DEFAULTS, ocr="force"))
+    assert forced.ocr_pages == 2 and recall(LETTERS["fr"] + LETTERS["en"], text) >= 0.95
+
+
+def test_a_picture_without_text_gets_no_invented_words():
+    rng = random.Random(3)
+    picture = Image.new("L", (1654, 2339), 255)
+    draw = ImageDraw.Draw(picture)
+    for _ in range(40):  # shapes and lines, as on a photo of a room or a diagram
+        x, y = rng.randrange(1500), rng.randrange(2200)
+        box = (x, y, x + rng.randrange(20, 300), y + rng.randrange(20, 300))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(
+            box, outline=rng.randrange(120), width=rng.randrange(1, 8)
+        )
+    out = io.BytesIO()
+    picture.save(out, format="PDF", resolution=200)
+    extraction, text = extracted(out.getvalue())
+    assert extraction.ocr_pages == 1
+    assert extraction.word_count <= 2, text  # a stray mark read as "|" or "—" at most
+
+
+def test_a_blank_page_is_not_sent_to_ocr():
+    extraction, _ = extracted(make_pdf(["", ""]))
+    assert (extraction.page_count, extraction.ocr_pages, extraction.word_count) == (2, 0, 0)
