@@ -43,9 +43,12 @@ test: setup
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 # The tests that need no local cloud, no server and no bundle build (those are marked
-# local_cloud), with the fuzz at a quarter of its inputs: for the edit-test loop.
+# local_cloud), with the fuzz at a quarter of its inputs: for the edit-test loop. They keep
+# the CPU busy rather than wait on processes, so one worker per core, handed tests one by
+# one (their fixtures are per test): 54 s on 2 cores, against 65 s as `make test` runs them.
+FAST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(os.cpu_count() or 1)")
 test-fast: setup
-	FUZZ_SCALE=0.25 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope -m "not local_cloud"
+	FUZZ_SCALE=0.25 $(BIN)/python -m pytest -n $(FAST_WORKERS) --dist load -m "not local_cloud"
 
 # ruff and mypy over the code that ships or runs docflow; `ruff format $(LINTED)` fixes the
 # formatting and `ruff check --fix $(LINTED)` what it can of the rest.

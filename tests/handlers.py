@@ -28,9 +28,20 @@ def load_handler(name: str):
 
 def load_deployed_handler(name: str, monkeypatch, workflow_arns: dict[str, str]):
     """functions/<name>'s handler with the environment functions/catalog.toml gives it, as
-    deployed: its ${...} names filled with the test's bucket, table and state machines."""
+    deployed: its ${...} names filled with the test's bucket, table and state machines.
+
+    Loaded once per environment and kept (a load takes a quarter of a second, mostly its
+    boto3 clients): moto's state is new for every test, and the clients the module made
+    reach whichever moto mock is active, so a kept handler sees only the test's own state."""
     resources = resource_values(os.environ["DOCFLOW_BUCKET"], os.environ["DOCFLOW_TABLE"], workflow_arns)
     (spec,) = [spec for spec in load_catalog() if spec.name == name]
     for variable, value in spec.environment.items():
         monkeypatch.setenv(variable, substitute(value, resources))
-    return load_handler(name)
+    environment = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(("DOCFLOW_", "AWS_", "POWERTOOLS_"))))
+    key = (name, environment)
+    if key not in _loaded:
+        _loaded[key] = load_handler(name)
+    return _loaded[key]
+
+
+_loaded: dict[tuple, object] = {}

@@ -71,11 +71,11 @@ def make_pdf(pages: list[str], *, compress: bool = True) -> bytes:
 def make_image(fmt: str = "PNG", size: tuple[int, int] = (640, 480), mode: str = "RGB", **save_options) -> bytes:
     """An image with a gradient and a diagonal, so resizing and rotation are visible."""
     width, height = size
-    image = Image.new("RGB", size)
+    across = bytes(x * 255 // max(width - 1, 1) for x in range(width)) * height
+    down = b"".join(bytes([y * 255 // max(height - 1, 1)]) * width for y in range(height))
+    bands = [Image.frombytes("L", size, across), Image.frombytes("L", size, down), Image.new("L", size, 128)]
+    image = Image.merge("RGB", bands)
     pixels = image.load()
-    for x in range(width):
-        for y in range(height):
-            pixels[x, y] = (x * 255 // max(width - 1, 1), y * 255 // max(height - 1, 1), 128)
     for i in range(min(width, height)):
         pixels[i, i] = (255, 255, 255)
     if mode != "RGB":
