@@ -33,6 +33,8 @@ from docflow.errors import DocflowError, OcrUnavailable, PdfCorrupt, PdfEncrypte
 from docflow.ocr import MAX_OCR_PIXELS, OCR_DPI, PageReader, page_reader
 from docflow.settings import DEFAULTS, Settings
 from docflow.storage import ObjectStore
+from docflow.thumbnails import JPEG_QUALITY
+from docflow.thumbnails import MAX_SIDE as PREVIEW_SIDE
 
 PAGE_SEPARATOR = "\f"  # as pdftotext separates pages
 # How often a wait for the reader's next page looks at the clock and the child's health.
@@ -53,6 +55,9 @@ class Extraction:
     pages_unread: int = 0
     # Pages read by OCR: no text layer (DOCFLOW_OCR=auto), or every page (force).
     ocr_pages: int = 0
+    # The first page as a picture, as the thumbnail step makes one of an image:
+    # {thumbnail_key, width, height}; None when it could not be rendered.
+    preview: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -204,7 +209,9 @@ def iter_page_texts(path: Path, settings: Settings = DEFAULTS) -> Iterator[str |
         yield page.text
 
 
-def _pages(path: Path, out_of_time: Callable[[], bool] | None, settings: Settings) -> Generator[Page]:
+def _pages(
+    path: Path, out_of_time: Callable[[], bool] | None, settings: Settings, preview: Path | None = None
+) -> Generator[Page]:
     """Each page, read in a child process. The one place that knows the text engines
     (pdfium, then pypdf, and Tesseract where a page has no text), so another can replace
     them here alone."""
@@ -213,7 +220,7 @@ def _pages(path: Path, out_of_time: Callable[[], bool] | None, settings: Setting
         _warm_pdfium()
         if settings.ocr != "off":
             _warm_ocr(settings.ocr_languages)
-        options = _ReadOptions("" if encrypted else None, settings.ocr, settings.ocr_languages)
+        options = _ReadOptions("" if encrypted else None, settings.ocr, settings.ocr_languages, preview)
         yield from _forked_pages(path, reader, count, options, out_of_time)
 
 
@@ -221,6 +228,8 @@ class _ReadOptions(NamedTuple):
     password: str | None
     ocr: str  # settings.OCR_MODES
     ocr_languages: str
+    # Where the child writes the first page's preview, after every page's text; or None.
+    preview: Path | None = None
 
 
 @functools.cache
@@ -346,6 +355,25 @@ def _text_layer(page) -> str:
         textpage.close()
 
 
+def _write_preview(path: Path, options: _ReadOptions) -> bool:
+    """Renders the first page, longest side PREVIEW_SIDE pixels, as a JPEG at
+    options.preview (written whole or not at all). False when it cannot be rendered."""
+    import pypdfium2 as pdfium
+
+    assert options.preview is not None
+    try:
+        document = pdfium.PdfDocument(str(path), password=options.password)
+        page = document[0]
+        width, height = page.get_size()
+        image = page.render(scale=PREVIEW_SIDE / max(width, height, 1)).to_pil().convert("RGB")
+        partial = options.preview.with_suffix(".partial")
+        image.save(partial, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+        partial.rename(options.preview)
+        return True
+    except Exception:
+        return False
+
+
 def _has_image(page) -> bool:
     """Whether the page draws an image (a scan, a photo): a page without one and without
     text is blank, or drawn in lines, and OCR would read nothing there but take seconds."""
@@ -421,6 +449,17 @@ def _forked_pages(
             else:  # b"E": a docflow error, by class name, and its message
                 name, _, text = body.decode("utf-8").partition("\n")
                 raise (error_class(name) or PdfCorrupt)(text)
+        if options.preview is not None and not reaped:
+            # The preview's message (b"P" written, b"X" not); a child that dies or runs out
+            # of time instead leaves the document without a preview, not failed.
+            with contextlib.suppress(EOFError, OSError):
+                while not receiver.poll(_POLL_SECONDS):
+                    done, wait_status = _wait(pid, os.WNOHANG)
+                    if done or (out_of_time is not None and out_of_time()):
+                        reaped, status = bool(done), wait_status if done else status
+                        break
+                else:
+                    receiver.recv_bytes()
         complete = True
     finally:
         receiver.close()
@@ -482,6 +521,9 @@ def _child(sender, path: Path, reader, count: int, options: _ReadOptions) -> Non
                     sender.send_bytes(b"N")
                 else:
                     sender.send_bytes((b"O" if page.ocr else b"T") + page.text.encode("utf-8"))
+            if options.preview is not None:
+                # Last, so that a page that crashes pdfium's renderer costs the preview alone.
+                sender.send_bytes(b"P" if _write_preview(path, options) else b"X")
             code = 0
         except DocflowError as error:
             sender.send_bytes(b"E" + f"{type(error).__name__}\n{error.message}".encode("utf-8", "replace"))
@@ -543,13 +585,17 @@ class TextRead:
 
 
 def extract_text(
-    pdf: Path, sink, out_of_time: Callable[[], bool] = lambda: False, settings: Settings = DEFAULTS
+    pdf: Path,
+    sink,
+    out_of_time: Callable[[], bool] = lambda: False,
+    settings: Settings = DEFAULTS,
+    preview: Path | None = None,
 ) -> TextRead:
-    """Writes the PDF's text to `sink` (a text stream). A reader still busy on a page when
-    `out_of_time()` turns true is stopped; if it had not sent the first page yet, that is
-    a Timeout."""
+    """Writes the PDF's text to `sink` (a text stream), and the first page's preview to
+    `preview` when given. A reader still busy on a page when `out_of_time()` turns true is
+    stopped; if it had not sent the first page yet, that is a Timeout."""
     read = TextRead()
-    pages = _pages(pdf, out_of_time, settings)
+    pages = _pages(pdf, out_of_time, settings, preview)
     try:
         for page in pages:
             if read.pages and out_of_time():
@@ -587,15 +633,26 @@ def extract_document(
     margin = settings.time_margin_seconds
     out_of_time = (lambda: remaining_seconds() < margin) if remaining_seconds else (lambda: False)
     with tempfile.TemporaryDirectory(prefix="docflow-extract-") as workdir:
-        pdf, text = Path(workdir) / "document.pdf", Path(workdir) / "text.txt"
+        pdf, text, preview = (Path(workdir) / name for name in ("document.pdf", "text.txt", "preview.jpg"))
         with pdf.open("wb") as sink:
             store.download(key, sink)
         with text.open("w", encoding="utf-8", errors="replace") as sink:
-            read = extract_text(pdf, sink, out_of_time, settings)
+            read = extract_text(pdf, sink, out_of_time, settings, preview)
         with text.open("rb") as source:
             store.upload(text_key, source, "text/plain; charset=utf-8")
+        preview_found = _upload_preview(store, document_id, preview) if preview.exists() else None
         total = page_count(pdf) if read.stopped else read.pages
     return Extraction(
         page_count=total, word_count=read.words, char_count=read.chars, pages_failed=read.failed, text_key=text_key,
-        pages_unread=total - read.pages, ocr_pages=read.ocr,
+        pages_unread=total - read.pages, ocr_pages=read.ocr, preview=preview_found,
     )  # fmt: skip
+
+
+def _upload_preview(store: ObjectStore, document_id: str, preview: Path) -> dict:
+    from PIL import Image
+
+    with Image.open(preview) as image:
+        width, height = image.size
+    thumbnail_key = keys.thumbnail_key(document_id, "jpg")
+    store.put(thumbnail_key, preview.read_bytes(), "image/jpeg")
+    return {"thumbnail_key": thumbnail_key, "width": width, "height": height}

@@ -161,7 +161,8 @@ def decide_outcome(state: Mapping[str, Any], now: datetime) -> DocumentResult:
     detection = _section(state, "detection")
     extraction = _section(state, "extraction")
     analysis = _section(state, "analysis")
-    thumbnail = _section(state, "thumbnail")
+    # An image's thumbnail, or the preview extract made of a PDF's first page.
+    thumbnail = _section(state, "thumbnail") or _section(extraction, "preview")
     failure = _section(state, "failure")
 
     status: Ended

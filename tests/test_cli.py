@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import pypdfium2 as pdfium
 from PIL import Image
 
 from docflow_cli.main import main
@@ -80,6 +81,11 @@ def test_thumbnails_and_texts_are_written_beside_the_report(demo_run):
             thumbnail = Image.open(out / document["thumbnail"])
             assert max(thumbnail.size) == min(300, max(width, height))
             assert thumbnail.size[0] / thumbnail.size[1] == pytest.approx(width / height, rel=0.01)
+        elif document["kind"] == "pdf" and document["status"] == "succeeded":  # its first page's preview
+            preview = Image.open(out / document["thumbnail"])
+            width, height = pdfium.PdfDocument(EXAMPLES / document["filename"])[0].get_size()
+            assert max(preview.size) == 300 and preview.format == "JPEG"
+            assert preview.size[0] / preview.size[1] == pytest.approx(width / height, rel=0.01)
         else:
             assert document["thumbnail"] is None
         if document["kind"] == "pdf" and document["status"] == "succeeded":

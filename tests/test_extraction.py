@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader, PdfWriter
+from PIL import Image
 
 from docflow import extraction, keys
 from docflow.errors import PdfCorrupt, PdfEncrypted, PdfTooManyPages, Timeout
@@ -335,3 +336,29 @@ def test_a_reader_abandoned_midway_is_killed(monkeypatch, tmp_path):
     assert next(pages) == "page 0 words\n"
     pages.close()  # as a caller that stops reading, or an exception, would
     assert _gone(int((tmp_path / "pid").read_text()))
+
+
+# -- the first page's preview -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("media_box", "size"), [((595, 842), (212, 300)), ((842, 595), (300, 212))])
+def test_a_pdf_gets_a_preview_of_its_first_page_300_pixels_on_its_longest_side(media_box, size):
+    pdf = make_pdf(["Preview me"], compress=False).replace(b"56 780 Td", b"56 500 Td")
+    pdf = pdf.replace(b"/MediaBox [0 0 595 842]", b"/MediaBox [0 0 %d %d]" % media_box)
+    store = MemoryObjectStore({"uploads/d/x.pdf": pdf})
+    extraction = extract_document(store, "d", "uploads/d/x.pdf")
+    assert extraction.preview == {"thumbnail_key": keys.thumbnail_key("d", "jpg"), "width": size[0], "height": size[1]}
+    with Image.open(io.BytesIO(store.objects[keys.thumbnail_key("d", "jpg")])) as preview:
+        assert (preview.format, preview.size) == ("JPEG", size)
+        assert preview.convert("L").getextrema()[0] < 128  # the text is drawn: not a blank page
+
+
+def test_a_preview_that_crashes_the_renderer_costs_only_the_preview(monkeypatch):
+    def crash(*args):
+        faulthandler.disable()
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+    monkeypatch.setattr(extraction, "_write_preview", crash)
+    store = MemoryObjectStore({"uploads/d/x.pdf": make_pdf(["one", "two"])})
+    found = extract_document(store, "d", "uploads/d/x.pdf")
+    assert (found.page_count, found.word_count, found.preview) == (2, 2, None)

@@ -282,3 +282,11 @@ def test_a_failure_outside_the_workflow_has_every_field_and_keeps_what_was_found
     assert outcome["recorded_at"] == "2026-03-02T00:00:00+00:00"
     bare = failed_outcome("d2", "b.png", error, "2026-03-02T00:00:00+00:00")
     assert bare["filename"] == "b.png" and bare["kind"] is None and bare["partial"] is False
+
+
+def test_a_pdfs_thumbnail_is_the_preview_extract_made():
+    preview = {"thumbnail_key": "documents/d1/thumbnail.jpg", "width": 212, "height": 300}
+    outcome = decide_outcome({**BASE, "detection": PDF, "extraction": {**EXTRACTION, "preview": preview}}, NOW)
+    assert (outcome["thumbnail_key"], outcome["thumbnail_width"], outcome["thumbnail_height"]) == (
+        "documents/d1/thumbnail.jpg", 212, 300,
+    )
