@@ -1,4 +1,5 @@
-"""thumbnail: a picture of at most 300 px on its longest side, the right way up.
+"""thumbnail: a picture of at most 300 px on its longest side, the right way up, and the
+image's text, read by OCR (a photographed letter, a screenshot).
 
 Decoding is bounded: the pixel count is checked from the header before any pixel is
 decoded, and JPEGs are decoded in draft mode straight at a reduced scale."""
@@ -6,6 +7,7 @@ decoded, and JPEGs are decoded in draft mode straight at a reduced scale."""
 from __future__ import annotations
 
 import io
+import math
 import re
 import tempfile
 import warnings
@@ -16,6 +18,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from docflow import keys
 from docflow.errors import ImageCorrupt, ImageTooLarge
+from docflow.ocr import MAX_OCR_PIXELS, page_reader
 from docflow.settings import DEFAULTS, Settings
 from docflow.storage import ObjectStore
 
@@ -32,6 +35,9 @@ class Thumbnail:
     original_width: int
     original_height: int
     partial: bool  # the file ended early; the thumbnail shows what it holds
+    # The image's text, as extract describes a PDF's (text_key, word_count, ocr_pages...):
+    # the document workflow hands it to analyze as the document's extraction.
+    text: dict
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -145,9 +151,12 @@ def make_thumbnail(store: ObjectStore, document_id: str, key: str, settings: Set
         store.download(key, source)
         source.seek(0)
         data, fmt, (width, height), (original_width, original_height), partial = render_thumbnail(source, settings)
+        text = read_image_text(source, settings)
     extension = "png" if fmt == "png" else "jpg"
     thumbnail_key = keys.thumbnail_key(document_id, extension)
     store.put(thumbnail_key, data, f"image/{fmt}")
+    text_key = keys.text_key(document_id)
+    store.put(text_key, text.encode(), "text/plain; charset=utf-8")
     return Thumbnail(
         thumbnail_key=thumbnail_key,
         format=fmt,
@@ -156,4 +165,35 @@ def make_thumbnail(store: ObjectStore, document_id: str, key: str, settings: Set
         original_width=original_width,
         original_height=original_height,
         partial=partial,
-    )
+        text={
+            "text_key": text_key, "page_count": None, "word_count": len(text.split()), "char_count": len(text),
+            "pages_failed": 0, "pages_unread": 0, "ocr_pages": 0 if settings.ocr == "off" else 1, "preview": None,
+        },
+    )  # fmt: skip
+
+
+def read_image_text(source: IO[bytes], settings: Settings = DEFAULTS) -> str:
+    """The image's text, the right way up, read by OCR at MAX_OCR_PIXELS at most (a JPEG
+    decoded straight at that scale); "" with DOCFLOW_OCR=off, or when the file ends early."""
+    if settings.ocr == "off":
+        return ""
+    from docflow.extraction import normalize_text  # it imports this module
+
+    source.seek(0)
+    try:
+        with Image.open(source) as opened:
+            if opened.format == "JPEG":
+                opened.draft("L", _within(opened.size, MAX_OCR_PIXELS))
+            image = ImageOps.exif_transpose(opened).convert("L")
+        if image.width * image.height > MAX_OCR_PIXELS:
+            image = image.resize(_within(image.size, MAX_OCR_PIXELS), Image.Resampling.LANCZOS)
+    except (OSError, ValueError, SyntaxError, EOFError):
+        return ""
+    return normalize_text(page_reader(settings.ocr_languages).read_image(image))
+
+
+def _within(size: tuple[int, int], pixels: int) -> tuple[int, int]:
+    """`size` scaled down, ratio kept, to hold at most `pixels`."""
+    width, height = size
+    scale = min(1.0, math.sqrt(pixels / max(width * height, 1)))
+    return max(1, int(width * scale)), max(1, int(height * scale))

@@ -34,9 +34,11 @@ def test_a_pdf_that_succeeds_is_detected_extracted_analysed_and_recorded(definit
     assert costs.transitions(Outcome("pdf"), definitions) == 5
 
 
-def test_an_image_is_detected_thumbnailed_and_recorded(definitions):
-    assert costs.document_route(Outcome("image"), definitions) == ["Detect", "RouteByKind", "MakeThumbnail", "RecordOutcome"]
-    assert costs.transitions(Outcome("image"), definitions) == 4
+def test_an_image_is_detected_thumbnailed_read_analysed_and_recorded(definitions):
+    assert costs.document_route(Outcome("image"), definitions) == [
+        "Detect", "RouteByKind", "MakeThumbnail", "TextOfImage", "AnalyzeText", "RecordOutcome"
+    ]  # fmt: skip
+    assert costs.transitions(Outcome("image"), definitions) == 6
 
 
 def test_an_unsupported_file_goes_from_the_choice_straight_to_the_record(definitions):
@@ -77,7 +79,7 @@ def test_a_changed_definition_changes_the_count(definitions):
     states["AnalyzeText"]["Next"] = "Pause"
     states["Pause"] = {"Type": "Pass", "Next": "RecordOutcome"}
     assert costs.transitions(Outcome("pdf"), changed) == 6
-    assert costs.transitions(Outcome("image"), changed) == 4
+    assert costs.transitions(Outcome("image"), changed) == 7
 
 
 def test_a_choice_the_walker_cannot_read_is_an_error_not_a_default(definitions):
@@ -110,6 +112,7 @@ INVOCATIONS = [
     ("extract", 1024, 249.0, None, "PdfEncrypted"),
     ("analyze", 512, 200.0, None, "ok"),
     ("thumbnail", 1024, 400.0, None, "ok"),
+    ("analyze", 512, 200.0, None, "ok"),  # the image's text
     ("record", 256, 50.0, None, "ok"),
     ("record", 256, 50.0, None, "ok"),
     ("record", 256, 50.0, None, "ok"),
@@ -152,21 +155,22 @@ def fake_out(tmp_path):
 PER_1000 = 1000 / 4
 # Lambda: billed ms (init included, rounded up to the ms) x GB:
 #   detect 500+100+100+100 ms at 0.25 GB = 0.2; extract 500+251+249 ms at 1 GB = 1.0;
-#   analyze 0.2 s at 0.5 GB = 0.1; thumbnail 0.4; record 4 x 50 ms at 0.25 GB = 0.05;
-#   report 0.1; ingest 40 ms at 0.25 GB = 0.01: 1.86 GB-s; 15 requests.
-LAMBDA = (1.86 * 0.0000133334 + 15 * 0.20 / 1e6) * PER_1000
+#   analyze 2 x 0.2 s at 0.5 GB = 0.2; thumbnail 0.4; record 4 x 50 ms at 0.25 GB = 0.05;
+#   report 0.1; ingest 40 ms at 0.25 GB = 0.01: 1.96 GB-s; 16 requests.
+LAMBDA = (1.96 * 0.0000133334 + 16 * 0.20 / 1e6) * PER_1000
 # The batch, as deployed on both sides: its 2 states and 1 Express child for its 4 documents
 # (10 a child), whose start is a transition: 3 transitions. The child lasts its longest
 # document, 974.625 ms (below), billed 1,000 ms at 64 MB = 0.0625 GB-s, and one request.
 BATCH_CHILD = 1 * 1.00 / 1e6 + 0.0625 * 0.00001667
-# Standard: routes 5 (pdf) + 4 (image) + 4 (pdf failed at extract) + 3 (unsupported) = 16,
-# one retry of extract, the batch's 3: 20 transitions.
-SFN_STANDARD = (20 * 0.000025 + BATCH_CHILD) * PER_1000
+# Standard: routes 5 (pdf) + 6 (image) + 4 (pdf failed at extract) + 3 (unsupported) = 18,
+# one retry of extract, the batch's 3: 22 transitions.
+SFN_STANDARD = (22 * 0.000025 + BATCH_CHILD) * PER_1000
 # Express: per document visit, detect 899.7/4 = 224.925 ms, extract 999.4/2 = 499.7 (its
 # retry included), analyze 200, thumbnail 400, record 50. Routes: pdf 974.625 -> 1,000 ms,
-# image 674.925 -> 700, failed pdf 774.625 -> 800, unsupported 274.925 -> 300: 2.8 s at
-# 64 MB = 0.175 GB-s; 4 executions; the batch's 3 transitions and its child.
-SFN_EXPRESS = (4 * 1.00 / 1e6 + 0.175 * 0.00001667 + 3 * 0.000025 + BATCH_CHILD) * PER_1000
+# image (its text analysed too) 874.925 -> 900, failed pdf 774.625 -> 800, unsupported
+# 274.925 -> 300: 3.0 s at 64 MB = 0.1875 GB-s; 4 executions; the batch's 3 transitions and
+# its child.
+SFN_EXPRESS = (4 * 1.00 / 1e6 + 0.1875 * 0.00001667 + 3 * 0.000025 + BATCH_CHILD) * PER_1000
 # S3: 10 PUT + 1 LIST; 12 GET + 3 HEAD + the Map's read of the manifest (PutBucket: setup;
 # DELETE: free).
 S3 = (11 * 0.005 / 1000 + 16 * 0.0004 / 1000) * PER_1000
@@ -195,26 +199,26 @@ def test_a_run_is_priced_per_1000_documents_as_computed_by_hand(fake_out):
     common = LAMBDA + S3 + DYNAMODB + SQS + EVENTBRIDGE + LOGS
     assert report.standard_total == pytest.approx(SFN_STANDARD + common, rel=1e-9)
     assert report.express_total == pytest.approx(SFN_EXPRESS + common, rel=1e-9)
-    assert report.standard_total == pytest.approx(0.15319, abs=1e-5)  # the sum, once more by hand
-    assert report.express_total == pytest.approx(0.04867, abs=1e-5)
+    assert report.standard_total == pytest.approx(0.16608, abs=1e-5)  # the sum, once more by hand
+    assert report.express_total == pytest.approx(0.04911, abs=1e-5)
 
 
 def test_the_counts_used_are_reported(fake_out):
     report = costs.price_run(fake_out)
-    assert report.counts["standard_transitions"] == 20
+    assert report.counts["standard_transitions"] == 22
     assert report.counts["batch_child_executions"] == 1
     assert report.counts["batch_child_gb_seconds"] == pytest.approx(0.0625)
     assert report.counts["retry_transitions"] == 1
-    assert report.counts["lambda_invocations"] == 15
+    assert report.counts["lambda_invocations"] == 16
     assert report.counts["lambda_cold_starts"] == 2
-    assert report.counts["lambda_gb_seconds"] == pytest.approx(1.86)
-    assert report.counts["express_gb_seconds"] == pytest.approx(0.175)
+    assert report.counts["lambda_gb_seconds"] == pytest.approx(1.96)
+    assert report.counts["express_gb_seconds"] == pytest.approx(0.1875)
     assert report.counts["s3_put_post_list"] == 11 and report.counts["s3_get_head_other"] == 16
     assert report.counts["dynamodb_write_units"] == 21 and report.counts["dynamodb_read_units"] == 4
     assert report.counts["function_log_bytes"] == 4096
     assert {(r.kind, r.status, r.documents, r.transitions, r.express_billed_ms) for r in report.routes} == {
         ("pdf", "succeeded", 1, 5, 1000),
-        ("image", "succeeded", 1, 4, 700),
+        ("image", "succeeded", 1, 6, 900),
         ("pdf", "failed", 1, 4, 800),
         ("unsupported", "skipped", 1, 3, 300),
     }
@@ -240,7 +244,7 @@ def test_api_gateway_calls_can_be_added_per_document(fake_out):
 def test_the_table_shows_both_workflows_and_the_target(fake_out):
     text = costs.format_costs(costs.price_run(fake_out))
     assert "Standard" in text and "Express" in text
-    assert "0.15319" in text and "0.04867" in text
+    assert "0.16608" in text and "0.04911" in text
     assert text.count("MISS") == 1 and " ok" in text  # Standard is over $0.05, Express within it
     assert "Detect > RouteByKind > ExtractText > AnalyzeText > RecordOutcome" in text
 

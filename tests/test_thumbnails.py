@@ -6,6 +6,7 @@ import io
 import struct
 import zlib
 
+import pypdfium2 as pdfium
 import pytest
 from PIL import Image, JpegImagePlugin
 
@@ -14,7 +15,7 @@ from docflow.settings import Settings
 from docflow.thumbnails import make_thumbnail, render_thumbnail, thumbnail_size
 from fakes import MemoryObjectStore
 from handlers import lambda_context, load_handler
-from samples import make_exif_rotated_jpeg, make_image
+from samples import make_exif_rotated_jpeg, make_image, make_pdf, scanned
 
 
 def render(data: bytes, partial: bool = False):
@@ -115,4 +116,25 @@ def test_the_handler(s3_store):
     s3_store.put("uploads/d2/p.jpg", make_image("JPEG", (1000, 500)), "image/jpeg")
     result = load_handler("thumbnail")({"document_id": "d2", "key": "uploads/d2/p.jpg", "filename": "p.jpg"}, lambda_context())
     assert result == {"thumbnail_key": "documents/d2/thumbnail.jpg", "format": "jpeg", "width": 300, "height": 150,
-                      "original_width": 1000, "original_height": 500, "partial": False}
+                      "original_width": 1000, "original_height": 500, "partial": False,
+                      "text": {"text_key": "documents/d2/text.txt", "page_count": None, "word_count": 0,
+                               "char_count": 0, "pages_failed": 0, "pages_unread": 0, "ocr_pages": 1,
+                               "preview": None}}  # a gradient: no words invented
+    assert s3_store.client.get_object(Bucket=s3_store.bucket, Key="documents/d2/text.txt")["Body"].read() == b""
+
+
+def test_a_photographed_letter_has_its_text_read_the_right_way_up(s3_store):
+    from test_ocr import LETTERS, recall
+
+    page = scanned(make_pdf([LETTERS["en"]]), angle=3)
+    photo = pdfium.PdfDocument(page)[0].render(scale=150 / 72).to_pil().convert("RGB")
+    photo = photo.transpose(Image.Transpose.ROTATE_90)  # held sideways (turned left); its EXIF tag says so
+    exif = Image.Exif()
+    exif[0x0112] = 6  # to be shown turned 90 degrees clockwise
+    out = io.BytesIO()
+    photo.save(out, format="JPEG", quality=70, exif=exif)
+    s3_store.put("uploads/d3/letter.jpg", out.getvalue(), "image/jpeg")
+    thumbnail = make_thumbnail(s3_store, "d3", "uploads/d3/letter.jpg")
+    text = s3_store.client.get_object(Bucket=s3_store.bucket, Key=thumbnail.text["text_key"])["Body"].read().decode()
+    assert thumbnail.text["ocr_pages"] == 1 and thumbnail.text["word_count"] == len(text.split())
+    assert recall(LETTERS["en"], text) >= 0.8, text
