@@ -1,10 +1,10 @@
-"""OCR: the text of a page that has no text layer, read by Tesseract (tesserocr).
+"""OCR: the text of a scanned PDF page or an image, read by Tesseract (tesserocr).
 
 Why Tesseract: measured here on 200 dpi scans and phone-style photos of letters in English,
 German and French, it found 99 to 100% of the words at 0.6 to 1.4 s a page, and nothing
 on pictures without text; its library (Apache-2.0) ships inside tesserocr's wheel (MIT) and
 the seven languages' data (tessdata_fast, Apache-2.0, from Debian's tesseract-ocr-* packages)
-add 20 MB, so the extract bundle stays far under Lambda's limit. RapidOCR read as well on
+add 20 MB, so the extract and thumbnail bundles stay far under Lambda's limit. RapidOCR read as well on
 clean pages but ran words together, took 5 to 9 s a page and would need 294 MB.
 
 Its data is found in the bundle (tessdata/ beside docflow/, put there by infra/bundles.py)

@@ -1,4 +1,5 @@
-"""extract: writes the text of every page of a PDF to S3 and returns its counts."""
+"""extract: writes the text of every page of a PDF to S3 (by OCR where a page is a scan) and
+a preview of its first page, and returns its counts."""
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -1,4 +1,5 @@
-"""thumbnail: makes a thumbnail of an image, at most 300 px on its longest side."""
+"""thumbnail: makes a thumbnail of an image, at most 300 px on its longest side, and reads
+its text by OCR."""
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
