@@ -455,8 +455,10 @@ def _forked_pages(
             with contextlib.suppress(EOFError, OSError):
                 while not receiver.poll(_POLL_SECONDS):
                     done, wait_status = _wait(pid, os.WNOHANG)
-                    if done or (out_of_time is not None and out_of_time()):
-                        reaped, status = bool(done), wait_status if done else status
+                    if done:
+                        reaped, status = True, wait_status
+                        break
+                    if out_of_time is not None and out_of_time():
                         break
                 else:
                     receiver.recv_bytes()
