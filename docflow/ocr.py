@@ -33,7 +33,8 @@ TESSDATA_DIRS = (
     Path("/usr/share/tesseract-ocr/5/tessdata"),
     Path("/usr/share/tesseract-ocr/4.00/tessdata"),
 )
-# A word cut by a hyphen at a line's end, when both halves are lower case ("imple-" "mentation").
+# A hyphen at a line's end between two letters: marked as pdfium marks one, a soft hyphen,
+# so that extraction.normalize_text joins the word by its one rule ("imple-" "mentation").
 _LINE_END_HYPHEN = re.compile(r"(?<=[^\W\d_])-\n(?=[^\W\d_])")
 
 
@@ -68,7 +69,8 @@ class PageReader:
         self._api  # noqa: B018
 
     def read(self, pixels: bytes, width: int, height: int, bytes_per_pixel: int, stride: int) -> str:
-        """The text of an image given as raw pixels (8-bit gray, RGB or RGBA rows)."""
+        """The text of an image given as raw pixels (8-bit gray, RGB or RGBA rows), for
+        extraction.normalize_text to normalise."""
         from tesserocr import RIL, iterate_level
 
         api = self._api
@@ -83,7 +85,7 @@ class PageReader:
             if text and word.Confidence(RIL.WORD) >= MIN_WORD_CONFIDENCE:
                 lines[-1].append(text)
         text = "\n".join(" ".join(line) for line in lines).strip()
-        return _LINE_END_HYPHEN.sub(_joined, text)
+        return _LINE_END_HYPHEN.sub("\u00ad\n", text)
 
     def read_image(self, image: Any) -> str:
         """The text of a Pillow image."""
@@ -103,9 +105,3 @@ def _text_of(word: Any, level: Any) -> str:
         return (word.GetUTF8Text(level) or "").strip()
     except RuntimeError:  # tesserocr's answer for an element with no text
         return ""
-
-
-def _joined(match: re.Match) -> str:
-    text = match.string
-    before, after = text[match.start() - 1], text[match.end()]
-    return "" if before.islower() and after.islower() else match.group()

@@ -105,3 +105,12 @@ def test_a_picture_without_text_gets_no_invented_words():
 def test_a_blank_page_is_not_sent_to_ocr():
     extraction, _ = extracted(make_pdf(["", ""]))
     assert (extraction.page_count, extraction.ocr_pages, extraction.word_count) == (2, 0, 0)
+
+
+def test_a_line_end_hyphen_from_ocr_is_joined_by_the_rule_pdfium_text_follows():
+    from docflow.extraction import normalize_text
+    from docflow.ocr import _LINE_END_HYPHEN
+
+    read = "the imple-\nmentation of NEN-\nnormen and sub-\n31"
+    marked = _LINE_END_HYPHEN.sub("\u00ad\n", read)
+    assert normalize_text(marked) == "the implementation of NEN-\nnormen and sub-\n31\n"
