@@ -29,6 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from docflow.ocr import OcrPlan
 from infra.catalog import load_catalog, state_machine_files
 
 # -- list prices ------------------------------------------------------------------------------
@@ -184,6 +185,7 @@ _COMPARISONS = {
     "StringEquals": lambda value, expected: isinstance(value, str) and value == expected,
     "BooleanEquals": lambda value, expected: isinstance(value, bool) and value == expected,
     "NumericEquals": lambda value, expected: isinstance(value, (int, float)) and value == expected,
+    "NumericGreaterThan": lambda value, expected: isinstance(value, (int, float)) and value > expected,
     "IsPresent": lambda value, expected: (value is not _MISSING) == expected,
     "IsNull": lambda value, expected: (value is None) == expected,
 }
@@ -210,12 +212,14 @@ def walk(
     results: Mapping[str, Any] | None = None,
     fails_at: str | None = None,
     data: Any = None,
+    map_items: int = 0,
 ) -> list[str]:
     """The states one execution of `machine` enters, in order: what Standard bills as state
     transitions (retries aside). `results` gives what each function returns (by catalog
     name), placed at its Task's ResultPath so Choice states route on it; `fails_at` names a
     function whose Task fails once, which the execution then leaves by its Catch (States.ALL
-    first) or, with none, ends failed there."""
+    first) or, with none, ends failed there. An inline Map's iterations, `map_items` of
+    them, enter their states after it."""
     results = results or {}
     data = {} if data is None else data
     entered: list[str] = []
@@ -244,6 +248,8 @@ def walk(
             continue
         if function is not None and function in results:
             data = _put(data, state.get("ResultPath", "$"), results[function])
+        if kind == "Map" and "ItemReader" not in state:
+            entered += walk(state.get("ItemProcessor") or state["Iterator"]) * map_items
         if kind in ("Succeed", "Fail") or state.get("End"):
             return entered
         name = state["Next"]
@@ -282,13 +288,17 @@ class Outcome:
     kind: str | None  # detect's kind: "pdf", "image", "unsupported"...; None when detect failed
     status: str = "succeeded"  # succeeded, failed, skipped
     failed_function: str | None = None  # the function whose step failed; derived when None
+    ocr_parts: int = 0  # the parts of a PDF's pages the ocr step read
 
     @classmethod
     def from_report(cls, document: Mapping[str, Any]) -> Outcome:
         failed = None
         if document.get("status") == "failed" and document.get("kind") == "pdf" and document.get("page_count") is not None:
             failed = "analyze"  # extract counted the pages: analyze is what failed
-        return cls(kind=document.get("kind"), status=str(document.get("status")), failed_function=failed)
+        ocr_parts = 0
+        if document.get("kind") == "pdf" and document.get("ocr_pages"):
+            ocr_parts = OcrPlan.of(list(range(document["ocr_pages"]))).parts
+        return cls(document.get("kind"), str(document.get("status")), failed, ocr_parts)
 
     def failing_function(self) -> str | None:
         """Which step failed: detect when no kind was detected, extract for a PDF (analyze
@@ -305,8 +315,10 @@ class Outcome:
 def document_route(outcome: Outcome, definitions: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
     """The states the document workflow enters for a document with this outcome."""
     machine = (definitions or load_definitions())["document"]
-    results = {"detect": {"kind": outcome.kind}} if outcome.kind is not None else {}
-    return walk(machine, results=results, fails_at=outcome.failing_function())
+    results: dict[str, Any] = {"extract": {"ocr_parts": outcome.ocr_parts}}
+    if outcome.kind is not None:
+        results["detect"] = {"kind": outcome.kind}
+    return walk(machine, results=results, fails_at=outcome.failing_function(), map_items=outcome.ocr_parts)
 
 
 def batch_route(definitions: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
@@ -325,13 +337,28 @@ def child_executions(documents: int, batches: int, children: MapChildren) -> int
     return batches * math.ceil(documents / batches / children.items_per_child) if batches else 0
 
 
-def _functions_on(machine: Mapping[str, Any], states: Iterable[str]) -> list[str]:
+def functions_on(machine: Mapping[str, Any], states: Iterable[str]) -> list[str]:
+    """The functions the states of a route invoke, in order; an inline Map's states are on
+    the route by their own names."""
+    by_name = _states_by_name(machine)
     functions = []
     for name in states:
-        function = invoked_function(machine["States"][name])
+        function = invoked_function(by_name[name])
         if function is not None:
             functions.append(function)
     return functions
+
+
+def _states_by_name(machine: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """Every state of `machine` and of its inline Maps by name, the outer where names repeat."""
+    found: dict[str, Mapping[str, Any]] = {}
+    for name, state in machine["States"].items():
+        found.setdefault(name, state)
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor and "ItemReader" not in state:
+            for inner_name, inner in _states_by_name(processor).items():
+                found.setdefault(inner_name, inner)
+    return found
 
 
 def _all_functions(machine: Mapping[str, Any]) -> set[str]:
@@ -470,7 +497,7 @@ def price(
 
     # Step Functions: each document's route through the document workflow, walked.
     by_route: Counter[Outcome] = Counter(
-        Outcome(o.kind, o.status, o.failing_function()) for o in run.outcomes
+        Outcome(o.kind, o.status, o.failing_function(), o.ocr_parts) for o in run.outcomes
     )
     routes_states = {outcome: document_route(outcome, definitions) for outcome in by_route}
     children = map_children(definitions)
@@ -478,9 +505,9 @@ def price(
     per_batch = batch_route(definitions)
     expected: Counter[str] = Counter()
     for outcome, number in by_route.items():
-        for function in _functions_on(document_machine, routes_states[outcome]):
+        for function in functions_on(document_machine, routes_states[outcome]):
             expected[function] += number
-    for function in _functions_on(batch_machine, per_batch):
+    for function in functions_on(batch_machine, per_batch):
         expected[function] += run.batches
     invoked = Counter(invocation.function for invocation in run.invocations)
     # Every invocation of a workflow's function past the routes' count is a retry: one more
@@ -505,14 +532,14 @@ def price(
         function_ms[invocation.function] += invocation.duration_ms + (invocation.init_ms or 0.0)
     visits: Counter[str] = Counter()
     for outcome, number in by_route.items():
-        for function in _functions_on(document_machine, routes_states[outcome]):
+        for function in functions_on(document_machine, routes_states[outcome]):
             visits[function] += number
     per_visit_ms = {name: function_ms[name] / visits[name] for name in visits}
     routes: list[RouteCount] = []
     express_gb_seconds = 0.0
     for outcome, number in sorted(by_route.items(), key=lambda item: (-item[1], str(item[0]))):
         states = routes_states[outcome]
-        ms = sum(per_visit_ms[function] for function in _functions_on(document_machine, states))
+        ms = sum(per_visit_ms[function] for function in functions_on(document_machine, states))
         billed = max(EXPRESS_BILLING_MS, math.ceil(ms / EXPRESS_BILLING_MS) * EXPRESS_BILLING_MS)
         express_gb_seconds += number * (EXPRESS_BILLED_MEMORY_MB / 1024) * (billed / 1000)
         routes.append(

@@ -5,7 +5,7 @@
 Each file gets what docflow's document workflow gives it, through docflow's own plain
 functions and with no S3, no Step Functions, no workers of the local cloud: its type from
 its first 64 KiB (docflow.detection.detect, libmagic); a PDF's text page by page
-(docflow.extraction.iter_page_texts: pdfium) analysed by docflow.analysis.analyze_text; an image's thumbnail
+(docflow.extraction: pdfium, and Tesseract for pages without a text layer) analysed by docflow.analysis.analyze_text; an image's thumbnail
 (docflow.thumbnails.render_thumbnail). Files are found as `docflow run` finds them
 (recursively, hidden ones left out) and handed to the pool largest first, so the figure is
 close to the best 2 processes can do. The time runs from starting the pool (fresh
@@ -44,12 +44,18 @@ def collect_files(folder: Path) -> list[tuple[Path, str]]:
 
 
 def _pdf_text(path: Path) -> tuple[int, int, str]:
-    """(pages, words as extract counts them, the text as extract stores it)."""
-    from docflow.extraction import PAGE_SEPARATOR, iter_page_texts
+    """(pages, words as extract counts them, the text as join stores it): every page's text
+    layer, then the pages without one read by OCR."""
+    from docflow.extraction import extract_text, read_pages_by_ocr
+    from docflow.text import PAGE_SEPARATOR
 
-    texts = list(iter_page_texts(path))
-    words = sum(len(text.split()) for text in texts if text)
-    return len(texts), words, PAGE_SEPARATOR.join(text or "" for text in texts)
+    sink = io.StringIO()
+    read = extract_text(path, sink)
+    texts = sink.getvalue().split(PAGE_SEPARATOR)
+    for number, page in zip(read.needs_ocr, read_pages_by_ocr(path, read.needs_ocr), strict=False):
+        texts[number] = page.text or texts[number]
+    words = sum(len(text.split()) for text in texts)
+    return read.pages, words, PAGE_SEPARATOR.join(texts)
 
 
 def process_file(item: tuple[str, str]) -> dict:

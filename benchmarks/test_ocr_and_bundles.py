@@ -1,16 +1,15 @@
 """OCR's seconds per page, and each Lambda bundle's size against Lambda's limit.
 
 OCR is timed on a three-page image-only PDF made here (letters in English, German and
-French, scanned at 200 dpi: tests/test_ocr.py's scans), read by extract_text as the extract
-function reads it: a child process per document, the engine loaded once before. The
+French, scanned at 200 dpi: tests/test_ocr.py's scans), read by read_pages_by_ocr as the
+ocr function reads a part: a child process per part, the engine loaded once before. The
 bundles are built for the catalog's platform (arm64, Python 3.14), as `make synth` builds
 them, and measured unzipped."""
 
 from __future__ import annotations
 
-import io
-
-from docflow.extraction import extract_text
+from docflow.extraction import read_pages_by_ocr
+from docflow.text import PAGE_SEPARATOR
 from infra.bundles import build_bundle
 from infra.catalog import load_catalog
 from samples import make_pdf, scanned  # the tests' own, as benchmarks/conftest.py shares them
@@ -24,9 +23,9 @@ def test_ocr_seconds_per_page(benchmark, tmp_path):
     pdf.write_bytes(scanned(make_pdf([LETTERS[language] for language in sorted(LETTERS)])))
 
     def read() -> str:
-        sink = io.StringIO()
-        assert extract_text(pdf, sink).ocr == len(LETTERS)
-        return sink.getvalue()
+        pages = list(read_pages_by_ocr(pdf, range(len(LETTERS))))
+        assert all(page.ocr and page.text for page in pages)
+        return PAGE_SEPARATOR.join(page.text or "" for page in pages)
 
     read()  # the engine loads once per process, as in a warm function
     text = benchmark.pedantic(read, rounds=3, iterations=1)

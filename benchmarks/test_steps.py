@@ -9,7 +9,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from docflow.extraction import iter_page_texts, join_letter_spacing
+from docflow.extraction import iter_page_texts
+from docflow.text import join_letter_spacing
 from docflow.thumbnails import render_thumbnail
 
 

@@ -20,6 +20,19 @@ class DocumentRef(_Input):
     filename: str = Field(min_length=1, max_length=1024)
 
 
+class OcrPartRequest(DocumentRef):
+    """One part of a PDF's pages to read by OCR, numbered in the document's plan."""
+
+    part: int = Field(ge=0)
+
+
+class TextToJoin(DocumentRef):
+    """The document's extraction (docflow.text.Extraction's fields), whose pages that need
+    OCR the ocr step has read."""
+
+    extraction: dict
+
+
 class ExtractionRef(_Input):
     text_key: str
 

@@ -19,173 +19,22 @@ import functools
 import gc
 import math
 import os
-import re
 import signal
 import tempfile
-import unicodedata
-from collections.abc import Callable, Generator, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 from docflow import keys
 from docflow.errors import DocflowError, OcrUnavailable, PdfCorrupt, PdfEncrypted, PdfTooManyPages, Timeout, error_class
-from docflow.ocr import MAX_OCR_PIXELS, OCR_DPI, PageReader, page_reader
+from docflow.ocr import MAX_OCR_PIXELS, OCR_DPI, OcrPlan, PageReader, page_reader
 from docflow.settings import DEFAULTS, Settings
 from docflow.storage import ObjectStore
-from docflow.thumbnails import JPEG_QUALITY
-from docflow.thumbnails import MAX_SIDE as PREVIEW_SIDE
+from docflow.text import PAGE_SEPARATOR, Extraction, join_letter_spacing, normalize_text, partial_reason
 
-PAGE_SEPARATOR = "\f"  # as pdftotext separates pages
 # How often a wait for the reader's next page looks at the clock and the child's health.
 _POLL_SECONDS = 0.25
-
-# Three or more single letters, each followed by one space: "e x p a n d a f t e r".
-_LETTER_SPACED = re.compile(r"(?<!\S)(?:[^\W\d_] ){2,}[^\W\d_](?!\S)")
-
-
-@dataclass(frozen=True)
-class Extraction:
-    page_count: int
-    word_count: int
-    char_count: int
-    pages_failed: int
-    text_key: str
-    # Pages not reached before the function's time ran out: the text holds the ones before.
-    pages_unread: int = 0
-    # Pages read by OCR: no text layer (DOCFLOW_OCR=auto), or every page (force).
-    ocr_pages: int = 0
-    # The first page as a picture, as the thumbnail step makes one of an image:
-    # {thumbnail_key, width, height}; None when it could not be rendered.
-    preview: dict | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-# ---------------------------------------------------------------------------------------
-# Text normalisation: one pure function, applied to every page whichever engine read it
-
-# pdfium's marks for a hyphen it judged a line-end hyphenation (U+FFFE from the whole-page
-# text, U+0002 from bounded text), and the soft hyphen proper.
-_SOFT_HYPHEN = "[\ufffe\x02\u00ad]"
-# A marked hyphen between two letters, with the line break pdfium may leave after it.
-_HYPHEN_BETWEEN_LETTERS = re.compile(rf"(?<=([^\W\d_])){_SOFT_HYPHEN}([ \t]*(?:\n[ \t]*)?)(?=([^\W\d_]))")
-_SOFT_HYPHEN_LEFT = re.compile(_SOFT_HYPHEN)
-# Whitespace controls become line breaks (a form feed must not reach the text: it is the
-# page separator); every other control, noncharacter or lone surrogate is dropped.
-_BREAKING_CONTROLS = re.compile("[\x0b\x0c\x1c-\x1f\x85\u2028\u2029]")
-_OTHER_CONTROLS = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ufffe\uffff\ud800-\udfff]")
-_LIGATURES = re.compile("[\ufb00-\ufb06]")  # ﬀ ﬁ ﬂ ﬃ ﬄ ﬅ ﬆ
-
-# Spacing diacritics TeX sets beside a letter (the \accent primitive), with the combining
-# mark each stands for. The ASCII grave is code as often as an accent ("`A", "\catcode`"),
-# so it counts only between two letters ("H`an" -> "Hàn").
-_SPACING_ACCENTS = {
-    "\u00b4": "\u0301",  # ´ acute
-    "`": "\u0300",  # ` grave
-    "\u02cb": "\u0300",  # ˋ modifier grave
-    "\u00a8": "\u0308",  # ¨ diaeresis
-    "\u02c6": "\u0302",  # ˆ circumflex
-    "\u02dc": "\u0303",  # ˜ tilde
-    "\u00b8": "\u0327",  # ¸ cedilla
-    "\u02c7": "\u030c",  # ˇ caron
-    "\u02d8": "\u0306",  # ˘ breve
-    "\u02da": "\u030a",  # ˚ ring
-    "\u02dd": "\u030b",  # ˝ double acute
-    "\u00af": "\u0304",  # ¯ macron
-    "\u02c9": "\u0304",  # ˉ modifier macron
-    "\u02d9": "\u0307",  # ˙ dot above
-    "\u02db": "\u0328",  # ˛ ogonek
-}
-# Combining marks: those of the accents above and every other (" ̸=" is how pdfium may
-# give "≠": the slash of a negated relation drawn over its symbol).
-_COMBINING = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
-_ACCENT = re.compile("[" + re.escape("".join(_SPACING_ACCENTS)) + _COMBINING + "]")
-_BELOW = frozenset({"\u0327", "\u0328"})
-_DOTLESS = {"\u0131": "i", "\u0237": "j"}  # ı ȷ: TeX's base for an accented i or j
-
-
-def normalize_text(text: str) -> str:
-    """A page's text as docflow stores it: line breaks as "\\n"; words hyphenated at a line
-    end joined ("imple\\ufffementation" -> "implementation"; other marked hyphens stay
-    hyphens); control characters dropped; ligatures expanded ("ﬁ" -> "fi", and only those
-    code points: NFKC on the whole text would also rewrite superscripts, fractions and
-    full-width forms); accents TeX placed beside their letter composed ("Jos´e" -> "José",
-    "Dr¨oge" -> "Dröge", "Lo¨ıc" -> "Loïc", " ̸=" -> "≠"); then Unicode NFC. A page with
-    text ends with one line break."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _HYPHEN_BETWEEN_LETTERS.sub(_join_hyphenated, text)
-    text = _SOFT_HYPHEN_LEFT.sub("-", text)
-    text = _BREAKING_CONTROLS.sub("\n", text)
-    text = _OTHER_CONTROLS.sub("", text)
-    text = _LIGATURES.sub(lambda match: unicodedata.normalize("NFKC", match.group()), text)
-    if _ACCENT.search(text):
-        text = _compose_accents(text)
-    text = unicodedata.normalize("NFC", text).rstrip()
-    return text + "\n" if text else ""
-
-
-def _join_hyphenated(match: re.Match) -> str:
-    """A word cut at a line end is joined when both halves are in lower case ("imple" +
-    "mentation"); otherwise the hyphen stays a hyphen ("NEN-normen", "sub-31")."""
-    if match.group(1).islower() and match.group(3).islower():
-        return ""
-    return "-" + match.group(2)
-
-
-def _compose_accents(text: str) -> str:
-    """Moves each accent onto the letter it belongs to, as a combining mark.
-
-    A spacing accent goes to the letter after it when the two make one precomposed
-    character, else to the letter before it when those do (TeX draws an accent before its
-    letter, but a cedilla, say, may come out after it), else to whichever neighbour is a
-    letter, the next first; an accent with no letter beside it is left as it is. A
-    combining mark already follows its base; one with no base before it (at the start, after
-    a space) goes onto the character after it."""
-    cells = list(text)  # one cell per character; a letter's cell gathers its marks
-    for match in _ACCENT.finditer(text):
-        index, character = match.start(), match.group()
-        if cells[index] != character:
-            continue  # an earlier accent's mark went onto this one: leave the pair alone
-        if character not in _SPACING_ACCENTS:  # a combining mark
-            if index and not cells[index - 1][:1].isspace():
-                continue  # after its base already, as Unicode writes it
-            if index + 1 < len(cells) and cells[index + 1][:1] and not cells[index + 1][:1].isspace():
-                cells[index + 1] = _with_mark(cells[index + 1], character)
-                cells[index] = ""
-            continue
-        before = index - 1 if index and cells[index - 1][:1].isalpha() else None
-        after = index + 1 if index + 1 < len(cells) and cells[index + 1][:1].isalpha() else None
-        if character == "`" and (before is None or after is None):
-            continue
-        mark = _SPACING_ACCENTS[character]
-        candidates = [position for position in (after, before) if position is not None]
-        if not candidates:
-            continue
-        target = next((position for position in candidates if _composes(cells[position], mark)), candidates[0])
-        cells[target] = _with_mark(cells[target], mark)
-        cells[index] = ""
-    return "".join(cells)
-
-
-def _with_mark(cell: str, mark: str) -> str:
-    base = cell[:1]
-    if base in _DOTLESS and mark not in _BELOW:
-        base = _DOTLESS[base]
-    return base + cell[1:] + mark
-
-
-def _composes(cell: str, mark: str) -> bool:
-    return len(unicodedata.normalize("NFC", _with_mark(cell, mark))) == 1
-
-
-def join_letter_spacing(text: str) -> str:
-    """Rejoins words pypdf split letter by letter. TeX sets code listings one glyph at a
-    time, and pypdf reads each glyph's offset as a space: on the corpus this tripled the
-    word count of such pages. A run of three or more lone letters is one word. Applied to
-    the pages pypdf reads (the fallback); pdfium does not split them."""
-    return _LETTER_SPACED.sub(lambda match: match.group().replace(" ", ""), text)
 
 
 # ---------------------------------------------------------------------------------------
@@ -193,10 +42,13 @@ def join_letter_spacing(text: str) -> str:
 
 
 class Page(NamedTuple):
-    """A page's text, normalised, or None when it could not be read; and whether OCR read it."""
+    """A page's text, normalised, or None when it could not be read; whether OCR read it;
+    and whether it should be (its text layer is empty but it draws an image, or
+    DOCFLOW_OCR=force), which the ocr step does in parts (docflow.ocr_parts)."""
 
     text: str | None
     ocr: bool = False
+    needs_ocr: bool = False
 
 
 class _OutOfTime(Exception):
@@ -204,30 +56,55 @@ class _OutOfTime(Exception):
 
 
 def iter_page_texts(path: Path, settings: Settings = DEFAULTS) -> Iterator[str | None]:
-    """The text of each page in order, normalised; None for a page that could not be read."""
+    """The text layer of each page in order, normalised; None for a page that could not be read."""
     for page in _pages(path, None, settings):
         yield page.text
 
 
+def read_pages_by_ocr(
+    pdf: Path, numbers: Sequence[int], out_of_time: Callable[[], bool] = lambda: False, settings: Settings = DEFAULTS
+) -> Iterator[Page]:
+    """The pages `numbers` (0-based, ascending) read by OCR, in order, until `out_of_time()`
+    turns true: the reader is stopped then, and the pages after it are not yielded."""
+    pages = _pages(pdf, out_of_time, settings, numbers=numbers, by_ocr=True)
+    try:
+        for page in pages:
+            yield page
+            if out_of_time():
+                return
+    except _OutOfTime:
+        return
+    finally:
+        pages.close()
+
+
 def _pages(
-    path: Path, out_of_time: Callable[[], bool] | None, settings: Settings, preview: Path | None = None
+    path: Path,
+    out_of_time: Callable[[], bool] | None,
+    settings: Settings,
+    *,
+    preview: Path | None = None,
+    numbers: Sequence[int] | None = None,
+    by_ocr: bool = False,
 ) -> Generator[Page]:
-    """Each page, read in a child process. The one place that knows the text engines
-    (pdfium, then pypdf, and Tesseract where a page has no text), so another can replace
-    them here alone."""
+    """Pages `numbers` (every page when None), read in a child process: their text layers,
+    or with `by_ocr` their pictures by OCR. The one place that knows the text engines
+    (pdfium, then pypdf, and Tesseract), so another can replace them here alone."""
     reader, count, encrypted = _checked_reader(path, settings.max_pages)
-    if count:
+    numbers = range(count) if numbers is None else numbers
+    if numbers:
         _warm_pdfium()
-        if settings.ocr != "off":
+        if by_ocr:
             _warm_ocr(settings.ocr_languages)
-        options = _ReadOptions("" if encrypted else None, settings.ocr, settings.ocr_languages, preview)
-        yield from _forked_pages(path, reader, count, options, out_of_time)
+        options = _ReadOptions("" if encrypted else None, settings.ocr, settings.ocr_languages, by_ocr, preview)
+        yield from _forked_pages(path, reader, numbers, options, out_of_time)
 
 
 class _ReadOptions(NamedTuple):
     password: str | None
-    ocr: str  # settings.OCR_MODES
+    ocr: str  # settings.OCR_MODES: which pages need OCR
     ocr_languages: str
+    by_ocr: bool  # read each page by OCR, not by its text layer
     # Where the child writes the first page's preview, after every page's text; or None.
     preview: Path | None = None
 
@@ -310,10 +187,10 @@ def _checked_reader(path: Path, max_pages: int):
     return reader, page_count, encrypted
 
 
-def _read_pages(path: Path, reader, count: int, options: _ReadOptions) -> Iterator[Page]:
-    """The work of the child: each of the `count` pages pypdf found, read by pdfium, or by
-    pypdf when pdfium cannot load it (or the document), or by OCR when it has no text
-    layer; Page(None) when none can."""
+def _read_pages(path: Path, reader, numbers: Sequence[int], options: _ReadOptions) -> Iterator[Page]:
+    """The work of the child: each of the pages `numbers`, read by pdfium, or by pypdf when
+    pdfium cannot load it (or the document), or by OCR (options.by_ocr); Page(None) when
+    none can."""
     import pypdfium2 as pdfium
 
     try:
@@ -321,9 +198,9 @@ def _read_pages(path: Path, reader, count: int, options: _ReadOptions) -> Iterat
         readable = len(document)
     except pdfium.PdfiumError:
         document, readable = None, 0
-    ocr = page_reader(options.ocr_languages) if options.ocr != "off" else None
-    for number in range(count):
-        text, by_ocr = None, False
+    ocr = page_reader(options.ocr_languages) if options.by_ocr else None
+    for number in numbers:
+        text, needs_ocr = None, False
         if number < readable:
             try:
                 page = document[number]
@@ -331,19 +208,22 @@ def _read_pages(path: Path, reader, count: int, options: _ReadOptions) -> Iterat
                 page = None
             if page is not None:
                 try:
-                    text = _text_layer(page)
-                    if ocr is not None and (options.ocr == "force" or (not text.strip() and _has_image(page))):
-                        by_ocr = True
+                    if ocr is not None:
                         text = _read_by_ocr(page, ocr)
+                    else:
+                        text = _text_layer(page)
+                        needs_ocr = options.ocr == "force" or (
+                            options.ocr == "auto" and not text.strip() and _has_image(page)
+                        )
                 except OcrUnavailable:
                     raise
                 except Exception:  # a failed page: the text is partial
                     text = None
                 finally:
                     page.close()
-        if text is None and not by_ocr:
+        if text is None and ocr is None:
             text = _read_page_with_pypdf(reader, number)
-        yield Page(None if text is None else normalize_text(text), by_ocr)
+        yield Page(None if text is None else normalize_text(text), ocr is not None, needs_ocr)
     # No close: the child exits at once, and the OS frees what pdfium held.
 
 
@@ -359,6 +239,9 @@ def _write_preview(path: Path, options: _ReadOptions) -> bool:
     """Renders the first page, longest side PREVIEW_SIDE pixels, as a JPEG at
     options.preview (written whole or not at all). False when it cannot be rendered."""
     import pypdfium2 as pdfium
+
+    from docflow.thumbnails import JPEG_QUALITY
+    from docflow.thumbnails import MAX_SIDE as PREVIEW_SIDE
 
     assert options.preview is not None
     try:
@@ -405,7 +288,7 @@ def _read_page_with_pypdf(reader, number: int) -> str | None:
 
 
 def _forked_pages(
-    path: Path, reader, count: int, options: _ReadOptions, out_of_time: Callable[[], bool] | None
+    path: Path, reader, numbers: Sequence[int], options: _ReadOptions, out_of_time: Callable[[], bool] | None
 ) -> Iterator[Page]:
     """Runs _read_pages in a forked child and yields what it sends. A pipe, not a queue: a
     queue needs /dev/shm, which Lambda lacks. While it waits for a page it checks, every
@@ -420,12 +303,12 @@ def _forked_pages(
         gc.disable()  # short-lived: no collections writing to (and copying) the parent's pages
         _die_with(parent)
         receiver.close()
-        _child(sender, path, reader, count, options)
+        _child(sender, path, reader, numbers, options)
     sender.close()
     reaped, status = False, None  # whether the child has been waited for, and its status
     complete = False
     try:
-        for _ in range(count):
+        for _ in numbers:
             while not receiver.poll(_POLL_SECONDS):
                 done, wait_status = _wait(pid, os.WNOHANG)
                 if done:
@@ -442,8 +325,8 @@ def _forked_pages(
                     reaped, status = True, _wait(pid, 0)[1]
                 raise _ended(status) from None
             kind, body = message[:1], message[1:]
-            if kind in (b"T", b"O"):  # text, or text read by OCR
-                yield Page(body.decode("utf-8"), ocr=kind == b"O")
+            if kind in _PAGE_KINDS:
+                yield Page(body.decode("utf-8"), *_PAGE_KINDS[kind])
             elif kind == b"N":
                 yield Page(None)
             else:  # b"E": a docflow error, by class name, and its message
@@ -514,15 +397,21 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-def _child(sender, path: Path, reader, count: int, options: _ReadOptions) -> None:
+# The child's message for a page with text, by (read by OCR, needs OCR); b"N" is a page
+# without, b"E" an error, b"P" and b"X" the preview written or not.
+_PAGE_KINDS = {b"T": (False, False), b"O": (True, False), b"Q": (False, True)}
+_KIND_OF_PAGE = {flags: kind for kind, flags in _PAGE_KINDS.items()}
+
+
+def _child(sender, path: Path, reader, numbers: Sequence[int], options: _ReadOptions) -> None:
     code = 1
     try:
         try:
-            for page in _read_pages(path, reader, count, options):
+            for page in _read_pages(path, reader, numbers, options):
                 if page.text is None:
                     sender.send_bytes(b"N")
                 else:
-                    sender.send_bytes((b"O" if page.ocr else b"T") + page.text.encode("utf-8"))
+                    sender.send_bytes(_KIND_OF_PAGE[page.ocr, page.needs_ocr] + page.text.encode("utf-8"))
             if options.preview is not None:
                 # Last, so that a page that crashes pdfium's renderer costs the preview alone.
                 sender.send_bytes(b"P" if _write_preview(path, options) else b"X")
@@ -575,14 +464,14 @@ def page_count(pdf: Path) -> int:
 
 @dataclass
 class TextRead:
-    """What extract_text read: pages, words and characters, failed pages, pages read by
-    OCR, and whether it stopped early because `out_of_time()` said so."""
+    """What extract_text read: pages, words and characters, failed pages, the pages that
+    need OCR (0-based), and whether it stopped early because `out_of_time()` said so."""
 
     pages: int = 0
     words: int = 0
     chars: int = 0
     failed: int = 0
-    ocr: int = 0
+    needs_ocr: list[int] = field(default_factory=list)
     stopped: bool = False
 
 
@@ -593,11 +482,12 @@ def extract_text(
     settings: Settings = DEFAULTS,
     preview: Path | None = None,
 ) -> TextRead:
-    """Writes the PDF's text to `sink` (a text stream), and the first page's preview to
-    `preview` when given. A reader still busy on a page when `out_of_time()` turns true is
-    stopped; if it had not sent the first page yet, that is a Timeout."""
+    """Writes the text layer of the PDF's pages to `sink` (a text stream), and the first
+    page's preview to `preview` when given. A reader still busy on a page when
+    `out_of_time()` turns true is stopped; if it had not sent the first page yet, that is a
+    Timeout."""
     read = TextRead()
-    pages = _pages(pdf, out_of_time, settings, preview)
+    pages = _pages(pdf, out_of_time, settings, preview=preview)
     try:
         for page in pages:
             if read.pages and out_of_time():
@@ -605,8 +495,9 @@ def extract_text(
                 return read
             if read.pages:
                 sink.write(PAGE_SEPARATOR)
+            if page.needs_ocr:
+                read.needs_ocr.append(read.pages)
             read.pages += 1
-            read.ocr += page.ocr
             if page.text is None:
                 read.failed += 1
                 continue
@@ -629,8 +520,10 @@ def extract_document(
     remaining_seconds: Callable[[], float] | None = None,
     settings: Settings = DEFAULTS,
 ) -> Extraction:
-    """Extracts every page it can before `remaining_seconds()` falls to the time margin;
-    then it keeps what it has, so a huge PDF ends with a partial text, not a killed worker."""
+    """Writes the text layer of every page it can read before `remaining_seconds()` falls
+    to the time margin (then it keeps what it has, so a huge PDF ends with a partial text,
+    not a killed worker), the first page's preview, and the plan of the pages the ocr step
+    is to read, at most DOCFLOW_MAX_OCR_PAGES of them."""
     text_key = keys.text_key(document_id)
     margin = settings.time_margin_seconds
     out_of_time = (lambda: remaining_seconds() < margin) if remaining_seconds else (lambda: False)
@@ -644,9 +537,14 @@ def extract_document(
             store.upload(text_key, source, "text/plain; charset=utf-8")
         preview_found = _upload_preview(store, document_id, preview) if preview.exists() else None
         total = page_count(pdf) if read.stopped else read.pages
+    plan = OcrPlan.of(read.needs_ocr[: settings.max_ocr_pages])
+    if plan.parts:
+        plan.save(store, document_id)
+    over_limit = len(read.needs_ocr) - len(plan.pages)
     return Extraction(
         page_count=total, word_count=read.words, char_count=read.chars, pages_failed=read.failed, text_key=text_key,
-        pages_unread=total - read.pages, ocr_pages=read.ocr, preview=preview_found,
+        pages_unread=total - read.pages, ocr_parts=plan.parts, ocr_pages_over_limit=over_limit, preview=preview_found,
+        partial_reason=partial_reason(total, read.failed, total - read.pages, over_limit, settings.max_ocr_pages),
     )  # fmt: skip
 
 

@@ -43,6 +43,16 @@ def thumbnail_key(document_id: str, extension: str) -> str:
     return f"documents/{document_id}/thumbnail.{extension}"
 
 
+def ocr_plan_key(document_id: str) -> str:
+    """The pages of a PDF the ocr step reads, and in how many parts (docflow.ocr.OcrPlan)."""
+    return f"documents/{document_id}/ocr/plan.json"
+
+
+def ocr_part_key(document_id: str, part: int) -> str:
+    """The text of one part's pages, read by OCR, until join puts it in text.txt."""
+    return f"documents/{document_id}/ocr/part-{part:04d}.json"
+
+
 def result_key(document_id: str) -> str:
     return f"documents/{document_id}/result.json"
 

@@ -13,13 +13,16 @@ or where Debian installs it.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
+from docflow import keys
 from docflow.errors import OcrUnavailable
+from docflow.storage import ObjectStore
 
 # What Tesseract reads best at: a scan's usual resolution, and the one measured above.
 OCR_DPI = 200
@@ -33,6 +36,11 @@ TESSDATA_DIRS = (
     Path("/usr/share/tesseract-ocr/5/tessdata"),
     Path("/usr/share/tesseract-ocr/4.00/tessdata"),
 )
+# OCR takes a second or more a page, so a PDF's pages are read in parts, side by side: this
+# many pages a part, and the parts as many as it takes, up to MAX_PARTS, which the document
+# workflow's OCR Map runs all at once (its MaxConcurrency): one ocr step's time in all.
+PAGES_PER_PART = 10
+MAX_PARTS = 40
 # A hyphen at a line's end between two letters: marked as pdfium marks one, a soft hyphen,
 # so that extraction.normalize_text joins the word by its one rule ("imple-" "mentation").
 _LINE_END_HYPHEN = re.compile(r"(?<=[^\W\d_])-\n(?=[^\W\d_])")
@@ -105,3 +113,30 @@ def _text_of(word: Any, level: Any) -> str:
         return (word.GetUTF8Text(level) or "").strip()
     except RuntimeError:  # tesserocr's answer for an element with no text
         return ""
+
+
+@dataclass(frozen=True)
+class OcrPlan:
+    """The pages of a PDF (0-based, ascending) that the ocr step reads, in `parts` parts of
+    consecutive pages. Stored beside the document: the workflow's state carries only the
+    number of parts, whatever the number of pages."""
+
+    pages: tuple[int, ...]
+    parts: int
+
+    @classmethod
+    def of(cls, pages: list[int] | tuple[int, ...]) -> OcrPlan:
+        return cls(tuple(pages), min(MAX_PARTS, math.ceil(len(pages) / PAGES_PER_PART)))
+
+    def part(self, number: int) -> tuple[int, ...]:
+        """The pages of part `number` (0-based); the parts are as even as they can be."""
+        size = math.ceil(len(self.pages) / self.parts) if self.parts else 0
+        return self.pages[number * size : (number + 1) * size]
+
+    def save(self, store: ObjectStore, document_id: str) -> None:
+        store.put_json(keys.ocr_plan_key(document_id), {"pages": list(self.pages), "parts": self.parts})
+
+    @classmethod
+    def load(cls, store: ObjectStore, document_id: str) -> OcrPlan:
+        saved = store.get_json(keys.ocr_plan_key(document_id))
+        return cls(tuple(saved["pages"]), int(saved["parts"]))

@@ -55,8 +55,10 @@ class Findings(TypedDict):
     keywords: list[dict[str, Any]] | None
     sentiment: dict[str, Any] | None
     reading_time_minutes: float | None
-    # Only part of the document could be read: a truncated image, PDF pages that failed.
+    # Only part of the document could be read: a truncated image, PDF pages that failed, ran
+    # out of time or were past DOCFLOW_MAX_OCR_PAGES; and why, for people (null when whole).
     partial: bool
+    partial_reason: str | None
 
 
 class DocumentResult(Findings):
@@ -207,7 +209,8 @@ def decide_outcome(state: Mapping[str, Any], now: datetime) -> DocumentResult:
         "thumbnail_width": thumbnail.get("width"),
         "thumbnail_height": thumbnail.get("height"),
         "text_key": extraction.get("text_key"),
-        "partial": bool(thumbnail.get("partial") or extraction.get("pages_failed") or extraction.get("pages_unread")),
+        "partial": bool(extraction.get("partial_reason") or thumbnail.get("partial")),
+        "partial_reason": extraction.get("partial_reason"),
         "error": error,
         "recorded_at": _utc(now).isoformat(timespec="seconds"),
     }

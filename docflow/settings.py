@@ -35,7 +35,7 @@ class Settings:
         100_000_000, "the most pixels an image may have, checked from its header; more ends `image_too_large`"
     )
     time_margin_seconds: float = _setting(
-        15.0, "extract stops reading this long before its timeout and records the pages it read as `partial`"
+        15.0, "extract and ocr stop reading this long before their timeout; the pages left unread make it `partial`"
     )
     max_upload_bytes: int = _setting(50 * 1024 * 1024, "the largest upload the API presigns; a larger one is a 413")
     upload_expiry_seconds: int = _setting(MAX_PRESIGN_SECONDS, "how long a presigned upload is valid (at most 900)")
@@ -47,6 +47,9 @@ class Settings:
         "auto",
         "`auto` reads a PDF page by OCR when it has no text layer; `off` never; `force` reads every page by OCR",
         choices=OCR_MODES,
+    )
+    max_ocr_pages: int = _setting(
+        300, "the most pages of a PDF read by OCR; past it, pages without a text layer stay empty and it is `partial`"
     )
     ocr_languages: str = _setting(
         "deu+fra+spa+ita+por+nld+eng",

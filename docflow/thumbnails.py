@@ -21,9 +21,11 @@ from docflow.errors import ImageCorrupt, ImageTooLarge
 from docflow.ocr import MAX_OCR_PIXELS, page_reader
 from docflow.settings import DEFAULTS, Settings
 from docflow.storage import ObjectStore
+from docflow.text import Extraction, normalize_text
 
 MAX_SIDE = 300
 JPEG_QUALITY = 85
+TRUNCATED = "The image file ends early: its thumbnail and text show what it holds."
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,8 @@ class Thumbnail:
     original_width: int
     original_height: int
     partial: bool  # the file ended early; the thumbnail shows what it holds
-    # The image's text, as extract describes a PDF's (text_key, word_count, ocr_pages...):
-    # the document workflow hands it to analyze as the document's extraction.
+    # The image's text, an Extraction as extract's of a PDF: the document workflow hands it
+    # to analyze and record as the document's.
     text: dict
 
     def to_dict(self) -> dict:
@@ -165,10 +167,10 @@ def make_thumbnail(store: ObjectStore, document_id: str, key: str, settings: Set
         original_width=original_width,
         original_height=original_height,
         partial=partial,
-        text={
-            "text_key": text_key, "page_count": None, "word_count": len(text.split()), "char_count": len(text),
-            "pages_failed": 0, "pages_unread": 0, "ocr_pages": 0 if settings.ocr == "off" else 1, "preview": None,
-        },
+        text=Extraction(
+            page_count=None, word_count=len(text.split()), char_count=len(text), pages_failed=0, text_key=text_key,
+            ocr_pages=0 if settings.ocr == "off" else 1, partial_reason=TRUNCATED if partial else None,
+        ).to_dict(),
     )  # fmt: skip
 
 
@@ -177,8 +179,6 @@ def read_image_text(source: IO[bytes], settings: Settings = DEFAULTS) -> str:
     decoded straight at that scale); "" with DOCFLOW_OCR=off, or when the file ends early."""
     if settings.ocr == "off":
         return ""
-    from docflow.extraction import normalize_text  # it imports this module
-
     source.seek(0)
     try:
         with Image.open(source) as opened:

@@ -37,8 +37,8 @@ LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 # without something else keeping the failed event.
 _SYNCHRONOUS = "Invoked synchronously by Step Functions, whose Retry and Catch handle its failures."
 _NO_DLQ_REASONS = {
-    "detect": _SYNCHRONOUS, "extract": _SYNCHRONOUS, "thumbnail": _SYNCHRONOUS, "analyze": _SYNCHRONOUS,
-    "record": _SYNCHRONOUS, "report": _SYNCHRONOUS,
+    "detect": _SYNCHRONOUS, "extract": _SYNCHRONOUS, "ocr": _SYNCHRONOUS, "join": _SYNCHRONOUS,
+    "thumbnail": _SYNCHRONOUS, "analyze": _SYNCHRONOUS, "record": _SYNCHRONOUS, "report": _SYNCHRONOUS,
     "ingest": "Invoked by its SQS event source: failed messages return to the queue and go to its dead-letter queue.",
     "api": "Invoked synchronously by API Gateway, which answers the caller with the error.",
     "jobs": "Invoked by EventBridge schedules whose targets retry and keep undelivered events in a dead-letter "
@@ -114,6 +114,12 @@ class Pipeline(Construct):
             # A document is an API upload (uploads/) or a file of a batch sent straight in (inputs/).
             "detect": [_allow(["s3:GetObject"], *sources)],
             "extract": [_allow(["s3:GetObject"], *sources), _allow(["s3:PutObject"], objects("documents/*"))],
+            # Its part of the plan (documents/<id>/ocr/), the document, and the part's text.
+            "ocr": [
+                _allow(["s3:GetObject"], *sources, objects("documents/*")),
+                _allow(["s3:PutObject"], objects("documents/*")),
+            ],
+            "join": [_allow(["s3:GetObject", "s3:PutObject"], objects("documents/*"))],
             "thumbnail": [_allow(["s3:GetObject"], *sources), _allow(["s3:PutObject"], objects("documents/*"))],
             "analyze": [_allow(["s3:GetObject"], objects("documents/*"))],
             "record": [

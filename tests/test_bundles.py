@@ -126,7 +126,7 @@ def test_detect_runs_from_its_bundle_with_the_libmagic_it_ships(runtime_sdk, mot
     assert all("/pylibmagic/" in path for path in answer["libmagic"]), answer["libmagic"]
 
 
-def test_extract_and_analyze_run_from_their_bundles(runtime_sdk, moto_endpoint, tmp_path):
+def test_extract_ocr_join_and_analyze_run_from_their_bundles(runtime_sdk, moto_endpoint, tmp_path):
     endpoint, s3 = moto_endpoint
     pdf = joined(make_pdf(["Quarterly revenue grew", "Margins improved"]), scanned(make_pdf(["Revenue by region"])))
     s3.put_object(Bucket=BUCKET, Key="uploads/d2/r.pdf", Body=pdf)
@@ -134,9 +134,17 @@ def test_extract_and_analyze_run_from_their_bundles(runtime_sdk, moto_endpoint, 
     answer = run_from_bundle("extract", document, runtime_sdk, endpoint, tmp_path)
     extracted = answer["result"]
     assert extracted["page_count"] == 3 and extracted["text_key"] == keys.text_key("d2")
-    assert extracted["ocr_pages"] == 1 and Path(answer["tessdata"]).parent.name == "extract"  # its own data
-    analysed = run_from_bundle("analyze", {**document, "extraction": extracted}, runtime_sdk, endpoint, tmp_path)
-    assert "revenue" in [keyword["word"] for keyword in analysed["result"]["keywords"]]
+    assert (extracted["ocr_parts"], extracted["ocr_pages"]) == (1, 0)
+    assert "tesserocr" not in " ".join(answer["modules"])  # extract plans OCR; it does not run it
+    part = run_from_bundle("ocr", {**document, "part": 0}, runtime_sdk, endpoint, tmp_path)
+    assert part["result"] == {"read": 1, "failed": 0, "unread": 0}
+    assert Path(part["tessdata"]).parent.name == "ocr"  # its own data
+    joined_text = run_from_bundle("join", {**document, "extraction": extracted}, runtime_sdk, endpoint, tmp_path)
+    assert joined_text["result"]["ocr_pages"] == 1
+    analysed = run_from_bundle(
+        "analyze", {**document, "extraction": joined_text["result"]}, runtime_sdk, endpoint, tmp_path
+    )
+    assert "region" in [keyword["word"] for keyword in analysed["result"]["keywords"]]
 
 
 def test_thumbnail_runs_from_its_bundle(runtime_sdk, moto_endpoint, tmp_path):
@@ -183,7 +191,7 @@ def test_jobs_runs_from_its_bundle(runtime_sdk, moto_endpoint, tmp_path):
 
 
 def test_every_catalog_function_is_covered_here():
-    tested = {"detect", "extract", "analyze", "thumbnail", "record", "report", "api", "ingest", "jobs"}
+    tested = {"detect", "extract", "ocr", "join", "analyze", "thumbnail", "record", "report", "api", "ingest", "jobs"}
     assert set(SPECS) == tested, "a new function needs its bundle tested here"
 
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from corpus import CORPUS
-from docflow.extraction import join_letter_spacing
+from docflow.text import join_letter_spacing
 from docflow_cli.main import main
 from samples import displayed_size
 

@@ -29,9 +29,22 @@ def definitions():
 
 def test_a_pdf_that_succeeds_is_detected_extracted_analysed_and_recorded(definitions):
     assert costs.document_route(Outcome("pdf"), definitions) == [
-        "Detect", "RouteByKind", "ExtractText", "AnalyzeText", "RecordOutcome"
+        "Detect", "RouteByKind", "ExtractText", "NeedsOcr", "AnalyzeText", "RecordOutcome"
     ]  # fmt: skip
-    assert costs.transitions(Outcome("pdf"), definitions) == 5
+    assert costs.transitions(Outcome("pdf"), definitions) == 6
+
+
+def test_a_scanned_pdf_is_read_by_ocr_in_parts_then_joined(definitions):
+    scan = Outcome.from_report({"kind": "pdf", "status": "succeeded", "page_count": 25, "ocr_pages": 25})
+    assert scan.ocr_parts == 3
+    route = costs.document_route(scan, definitions)
+    assert route == [
+        "Detect", "RouteByKind", "ExtractText", "NeedsOcr", "ListOcrParts", "ReadByOcr",
+        "ReadOcrPart", "ReadOcrPart", "ReadOcrPart", "JoinText", "AnalyzeText", "RecordOutcome",
+    ]  # fmt: skip
+    assert costs.functions_on(definitions["document"], route) == [
+        "detect", "extract", "ocr", "ocr", "ocr", "join", "analyze", "record"
+    ]  # fmt: skip
 
 
 def test_an_image_is_detected_thumbnailed_read_analysed_and_recorded(definitions):
@@ -60,7 +73,7 @@ def test_other_failures_leave_by_their_own_step(definitions):
     # Extract counted the pages, so analyze is what failed.
     analysed = Outcome.from_report({"kind": "pdf", "status": "failed", "page_count": 3})
     assert costs.document_route(analysed, definitions) == [
-        "Detect", "RouteByKind", "ExtractText", "AnalyzeText", "RecordOutcome"
+        "Detect", "RouteByKind", "ExtractText", "NeedsOcr", "AnalyzeText", "RecordOutcome"
     ]  # fmt: skip
     corrupt_image = Outcome.from_report({"kind": "image", "status": "failed", "page_count": None})
     assert costs.document_route(corrupt_image, definitions) == ["Detect", "RouteByKind", "MakeThumbnail", "RecordOutcome"]
@@ -78,7 +91,7 @@ def test_a_changed_definition_changes_the_count(definitions):
     states = changed["document"]["States"]
     states["AnalyzeText"]["Next"] = "Pause"
     states["Pause"] = {"Type": "Pass", "Next": "RecordOutcome"}
-    assert costs.transitions(Outcome("pdf"), changed) == 6
+    assert costs.transitions(Outcome("pdf"), changed) == 7
     assert costs.transitions(Outcome("image"), changed) == 7
 
 
@@ -162,9 +175,9 @@ LAMBDA = (1.96 * 0.0000133334 + 16 * 0.20 / 1e6) * PER_1000
 # (10 a child), whose start is a transition: 3 transitions. The child lasts its longest
 # document, 974.625 ms (below), billed 1,000 ms at 64 MB = 0.0625 GB-s, and one request.
 BATCH_CHILD = 1 * 1.00 / 1e6 + 0.0625 * 0.00001667
-# Standard: routes 5 (pdf) + 6 (image) + 4 (pdf failed at extract) + 3 (unsupported) = 18,
-# one retry of extract, the batch's 3: 22 transitions.
-SFN_STANDARD = (22 * 0.000025 + BATCH_CHILD) * PER_1000
+# Standard: routes 6 (pdf, through the choice of OCR) + 6 (image) + 4 (pdf failed at
+# extract) + 3 (unsupported) = 19, one retry of extract, the batch's 3: 23 transitions.
+SFN_STANDARD = (23 * 0.000025 + BATCH_CHILD) * PER_1000
 # Express: per document visit, detect 899.7/4 = 224.925 ms, extract 999.4/2 = 499.7 (its
 # retry included), analyze 200, thumbnail 400, record 50. Routes: pdf 974.625 -> 1,000 ms,
 # image (its text analysed too) 874.925 -> 900, failed pdf 774.625 -> 800, unsupported
@@ -199,13 +212,13 @@ def test_a_run_is_priced_per_1000_documents_as_computed_by_hand(fake_out):
     common = LAMBDA + S3 + DYNAMODB + SQS + EVENTBRIDGE + LOGS
     assert report.standard_total == pytest.approx(SFN_STANDARD + common, rel=1e-9)
     assert report.express_total == pytest.approx(SFN_EXPRESS + common, rel=1e-9)
-    assert report.standard_total == pytest.approx(0.16608, abs=1e-5)  # the sum, once more by hand
+    assert report.standard_total == pytest.approx(0.17233, abs=1e-5)  # the sum, once more by hand
     assert report.express_total == pytest.approx(0.04911, abs=1e-5)
 
 
 def test_the_counts_used_are_reported(fake_out):
     report = costs.price_run(fake_out)
-    assert report.counts["standard_transitions"] == 22
+    assert report.counts["standard_transitions"] == 23
     assert report.counts["batch_child_executions"] == 1
     assert report.counts["batch_child_gb_seconds"] == pytest.approx(0.0625)
     assert report.counts["retry_transitions"] == 1
@@ -217,7 +230,7 @@ def test_the_counts_used_are_reported(fake_out):
     assert report.counts["dynamodb_write_units"] == 21 and report.counts["dynamodb_read_units"] == 4
     assert report.counts["function_log_bytes"] == 4096
     assert {(r.kind, r.status, r.documents, r.transitions, r.express_billed_ms) for r in report.routes} == {
-        ("pdf", "succeeded", 1, 5, 1000),
+        ("pdf", "succeeded", 1, 6, 1000),
         ("image", "succeeded", 1, 6, 900),
         ("pdf", "failed", 1, 4, 800),
         ("unsupported", "skipped", 1, 3, 300),
@@ -244,9 +257,9 @@ def test_api_gateway_calls_can_be_added_per_document(fake_out):
 def test_the_table_shows_both_workflows_and_the_target(fake_out):
     text = costs.format_costs(costs.price_run(fake_out))
     assert "Standard" in text and "Express" in text
-    assert "0.16608" in text and "0.04911" in text
+    assert "0.17233" in text and "0.04911" in text
     assert text.count("MISS") == 1 and " ok" in text  # Standard is over $0.05, Express within it
-    assert "Detect > RouteByKind > ExtractText > AnalyzeText > RecordOutcome" in text
+    assert "Detect > RouteByKind > ExtractText > NeedsOcr > AnalyzeText > RecordOutcome" in text
 
 
 def test_a_folder_that_is_not_a_run_says_so(tmp_path):

@@ -16,7 +16,8 @@ from PIL import Image
 
 from docflow import extraction, keys
 from docflow.errors import PdfCorrupt, PdfEncrypted, PdfTooManyPages, Timeout
-from docflow.extraction import PAGE_SEPARATOR, extract_document, iter_page_texts, join_letter_spacing, normalize_text
+from docflow.extraction import extract_document, iter_page_texts
+from docflow.text import PAGE_SEPARATOR, join_letter_spacing, normalize_text
 from docflow.settings import DEFAULTS, Settings
 from fakes import MemoryObjectStore
 from handlers import lambda_context, load_handler
@@ -112,7 +113,7 @@ def test_the_handler_watches_its_remaining_time(s3_store, monkeypatch):
     assert (result["page_count"], result["pages_unread"], result["word_count"]) == (3, 2, 1)
 
 
-# -- text normalisation (docflow.extraction.normalize_text), on every page whichever engine read it --
+# -- text normalisation (docflow.text.normalize_text), on every page whichever engine read it --
 
 
 @pytest.mark.parametrize(

@@ -156,18 +156,34 @@ def test_an_express_workflows_routes_fit_in_its_own_limit_and_that_in_express_fi
     batch's child, waiting on it, outlives it and records a document that ran out of time;
     and the functions' timeouts along each route a document can take, retries aside, fit
     in that limit."""
-    from benchmarks.costs import Outcome, document_route, invoked_function, load_definitions
+    from benchmarks.costs import Outcome, document_route, functions_on, load_definitions
 
     definitions = load_definitions()
     assert workflow_types()["document"] == "EXPRESS"
     machine = definitions["document"]
     assert machine["TimeoutSeconds"] < 300
     timeouts = {spec.name: spec.timeout_seconds for spec in load_catalog()}
-    for kind in ("pdf", "image", "unsupported", None):
-        route = document_route(Outcome(kind), definitions)
-        functions = [invoked_function(machine["States"][state]) for state in route]
-        total = sum(timeouts[name] for name in functions if name)
-        assert total <= machine["TimeoutSeconds"], (kind, route, total)
+    # The OCR Map runs its parts all at once, so one part is the route's time however many.
+    for outcome in (
+        Outcome("pdf"),
+        Outcome("pdf", ocr_parts=1),
+        Outcome("image"),
+        Outcome("unsupported"),
+        Outcome(None),
+    ):
+        route = document_route(outcome, definitions)
+        total = sum(timeouts[name] for name in functions_on(machine, route))
+        assert total <= machine["TimeoutSeconds"], (outcome, route, total)
+
+
+def test_the_ocr_map_runs_every_part_at_once():
+    """The route's time above counts one ocr step: that holds while the Map runs as many
+    parts at once as a plan can have."""
+    from benchmarks.costs import load_definitions
+    from docflow.ocr import MAX_PARTS
+
+    (ocr_map,) = (s for s in load_definitions()["document"]["States"].values() if s["Type"] == "Map")
+    assert ocr_map["MaxConcurrency"] == MAX_PARTS
 
 
 def test_each_function_is_deployed_as_the_catalog_describes_it(template):
@@ -199,11 +215,13 @@ def test_every_function_has_a_log_group_with_retention(template):
 def test_every_lambda_asset_carries_its_third_party_code_for_arm64(assembly):
     outdir, _, template = assembly
     manifest = json.loads((outdir / "Docflow.assets.json").read_text())["files"]
+    tessdata = [f"tessdata/{language}.traineddata" for language in ("eng", "deu", "fra", "spa", "ita", "por", "nld")]
     expected = {
         "detect": ["magic/__init__.py", "pylibmagic/libmagic.so.1", "pylibmagic/magic.mgc"],
-        "extract": ["pypdf/__init__.py", "fontTools/__init__.py", "cryptography/__init__.py", "tesserocr/__init__.py",
-                    *(f"tessdata/{language}.traineddata" for language in ("eng", "deu", "fra", "spa", "ita", "por", "nld"))],
-        "thumbnail": ["PIL/Image.py"],
+        "extract": ["pypdf/__init__.py", "pypdfium2/__init__.py", "fontTools/__init__.py", "cryptography/__init__.py",
+                    "PIL/Image.py"],
+        "ocr": ["pypdf/__init__.py", "pypdfium2/__init__.py", "tesserocr/__init__.py", "PIL/Image.py", *tessdata],
+        "thumbnail": ["PIL/Image.py", "tesserocr/__init__.py", *tessdata],
         "analyze": ["py3langid/data/model.npz.xz", "numpy/__init__.py", "stopwordsiso/stopwords-iso.json",
                     "vaderSentiment/vader_lexicon.txt"],
     }  # fmt: skip
@@ -215,6 +233,8 @@ def test_every_lambda_asset_carries_its_third_party_code_for_arm64(assembly):
                      *expected.get(name, [])]:  # fmt: skip
             assert (folder / path).exists(), f"{name} lacks {path}"
         assert not (folder / "boto3").exists(), f"{name} ships the SDK Lambda's runtime provides"
+        if name not in ("ocr", "thumbnail"):  # OCR's engine and data only where it runs
+            assert not (folder / "tesserocr").exists() and not (folder / "tessdata").exists(), name
         natives = list(folder.rglob("*.so*"))
         assert natives and all(_elf_machine(native) == "aarch64" for native in natives if _is_elf(native)), name
         unzipped = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())

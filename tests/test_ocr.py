@@ -1,6 +1,7 @@
-"""OCR: a PDF page with no text layer is read by Tesseract. The scans are made here: a
-generated letter rendered at 200 dpi, turned a little, noised and wrapped as an image-only
-PDF; what OCR reads is measured as word recall against the letter's own words."""
+"""OCR: a PDF page with no text layer is read by Tesseract, in parts, and joined into the
+text in page order. The scans are made here: a generated letter rendered at 200 dpi, turned
+a little, noised and wrapped as an image-only PDF; what OCR reads is measured as word
+recall against the letter's own words."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ from dataclasses import replace
 import pytest
 from PIL import Image, ImageDraw
 
-from docflow import keys
+from docflow import keys, ocr
 from docflow.extraction import extract_document
+from docflow.ocr import OcrPlan
+from docflow.ocr_parts import join_ocr_parts, read_ocr_part
 from docflow.settings import DEFAULTS
+from docflow.text import PAGE_SEPARATOR, Extraction
 from fakes import MemoryObjectStore
 from samples import joined, make_pdf, scanned
 
@@ -54,9 +58,15 @@ def recall(original: str, read: str) -> float:
     return sum((expected & found).values()) / sum(expected.values())
 
 
-def extracted(pdf: bytes, settings=DEFAULTS):
+def extracted(pdf: bytes, settings=DEFAULTS, remaining_seconds=None):
+    """The document's extraction and text after extract, the ocr step on each part and
+    join, as the document workflow runs them."""
     store = MemoryObjectStore({"uploads/d/x.pdf": pdf})
     extraction = extract_document(store, "d", "uploads/d/x.pdf", settings=settings)
+    if extraction.ocr_parts:
+        for part in range(extraction.ocr_parts):
+            read_ocr_part(store, "d", "uploads/d/x.pdf", part, remaining_seconds, settings)
+        extraction = join_ocr_parts(store, "d", extraction, settings)
     return extraction, store.objects[keys.text_key("d")].decode()
 
 
@@ -108,9 +118,67 @@ def test_a_blank_page_is_not_sent_to_ocr():
 
 
 def test_a_line_end_hyphen_from_ocr_is_joined_by_the_rule_pdfium_text_follows():
-    from docflow.extraction import normalize_text
+    from docflow.text import normalize_text
     from docflow.ocr import _LINE_END_HYPHEN
 
     read = "the imple-\nmentation of NEN-\nnormen and sub-\n31"
     marked = _LINE_END_HYPHEN.sub("\u00ad\n", read)
     assert normalize_text(marked) == "the implementation of NEN-\nnormen and sub-\n31\n"
+
+
+def test_a_long_scan_is_read_in_parts_and_joined_in_page_order(monkeypatch):
+    monkeypatch.setattr(ocr, "PAGES_PER_PART", 1)
+    english, german = make_pdf([LETTERS["en"]]), make_pdf([LETTERS["de"]])
+    extraction, text = extracted(joined(scanned(german), english, scanned(english)))
+    assert (extraction.page_count, extraction.ocr_parts, extraction.ocr_pages) == (3, 2, 2)
+    assert (extraction.partial_reason, extraction.pages_unread, extraction.pages_failed) == (None, 0, 0)
+    first, second, third = text.split(PAGE_SEPARATOR)
+    assert recall(LETTERS["de"], first) >= 0.9 and recall(LETTERS["en"], third) >= 0.9
+    assert recall(LETTERS["en"], second) == 1.0
+    assert extraction.word_count == len(text.split())
+
+
+def test_pages_past_the_ocr_limit_leave_the_document_partial_and_say_why():
+    scan = scanned(make_pdf([LETTERS["en"]]))
+    extraction, text = extracted(joined(scan, scan), replace(DEFAULTS, max_ocr_pages=1))
+    assert (extraction.ocr_pages, extraction.ocr_pages_over_limit) == (1, 1)
+    assert extraction.partial_reason == (
+        "OCR left 1 page without a text layer unread: docflow reads at most 1 page of a document by OCR "
+        "(DOCFLOW_MAX_OCR_PAGES)."
+    )
+    first, second = text.split(PAGE_SEPARATOR)
+    assert recall(LETTERS["en"], first) >= 0.9 and second == ""
+
+
+def test_a_part_that_runs_out_of_time_leaves_its_pages_unread():
+    scan = scanned(make_pdf([LETTERS["en"]]))
+    extraction, text = extracted(joined(scan, make_pdf([LETTERS["de"]])), remaining_seconds=lambda: 0.0)
+    assert (extraction.ocr_pages, extraction.pages_unread) == (0, 1)
+    assert extraction.partial_reason == "The time ran out with 1 page of 2 still to read."
+    assert recall(LETTERS["de"], text.split(PAGE_SEPARATOR)[1]) == 1.0
+
+
+def test_the_plan_cuts_pages_into_even_parts_and_at_most_max_parts():
+    plan = OcrPlan.of(list(range(25)))
+    assert plan.parts == 3
+    assert [len(plan.part(number)) for number in range(plan.parts)] == [9, 9, 7]
+    assert [page for number in range(plan.parts) for page in plan.part(number)] == list(range(25))
+    huge = OcrPlan.of(list(range(1000)))
+    assert huge.parts == ocr.MAX_PARTS
+    assert sorted(page for number in range(huge.parts) for page in huge.part(number)) == list(range(1000))
+    assert OcrPlan.of([]).parts == 0
+
+
+def test_join_keeps_the_text_layer_of_a_page_ocr_failed_on_and_gives_the_same_text_run_twice():
+    store = MemoryObjectStore({keys.text_key("d"): "one\f\fthree\f".encode()})
+    OcrPlan.of([1, 3]).save(store, "d")
+    store.put_json(keys.ocr_part_key("d", 0), {"pages": {"1": "two by OCR\n", "3": None}})
+    extract = Extraction(
+        page_count=4, word_count=2, char_count=8, pages_failed=0, text_key=keys.text_key("d"), ocr_parts=1
+    )
+    first = join_ocr_parts(store, "d", extract)
+    assert store.objects[keys.text_key("d")].decode() == "one\ftwo by OCR\n\fthree\f"
+    assert (first.ocr_pages, first.pages_failed, first.word_count) == (1, 1, 5)
+    assert first.partial_reason == "1 page of 4 could not be read."
+    assert join_ocr_parts(store, "d", extract) == first
+    assert store.objects[keys.text_key("d")].decode() == "one\ftwo by OCR\n\fthree\f"

@@ -67,7 +67,7 @@ def test_a_processed_pdf_succeeded_with_its_results():
         "language": "en", "keywords": ANALYSIS["keywords"], "sentiment": ANALYSIS["sentiment"],
         "reading_time_minutes": 0.2,
         "thumbnail_key": None, "thumbnail_width": None, "thumbnail_height": None,
-        "text_key": "documents/d1/text.txt", "partial": False, "error": None,
+        "text_key": "documents/d1/text.txt", "partial": False, "partial_reason": None, "error": None,
         "recorded_at": "2026-03-01T12:30:05+00:00",
     }
 
@@ -104,16 +104,19 @@ def test_an_extraction_that_counted_no_words_is_not_overridden():
     assert outcome["word_count"] == 0
 
 
-@pytest.mark.parametrize(("thumbnail", "extraction", "partial"), [
-    ({**THUMBNAIL, "partial": True}, None, True),
-    (None, {**EXTRACTION, "pages_failed": 1}, True),
-    (None, {**EXTRACTION, "pages_unread": 40}, True),  # the time ran out first
-    (None, EXTRACTION, False),
+@pytest.mark.parametrize(("thumbnail", "extraction", "partial", "reason"), [
+    ({**THUMBNAIL, "partial": True}, None, True, None),
+    (None, {**EXTRACTION, "pages_failed": 1, "partial_reason": "1 page of 2 could not be read."}, True,
+     "1 page of 2 could not be read."),
+    (None, EXTRACTION, False, None),
 ])
-def test_partly_read_documents_are_marked_partial(thumbnail, extraction, partial):
+def test_partly_read_documents_are_marked_partial_with_the_reason_their_text_gives(
+    thumbnail, extraction, partial, reason
+):
     state = {**BASE, "detection": PDF, **({"thumbnail": thumbnail} if thumbnail else {}),
              **({"extraction": extraction} if extraction else {})}
-    assert decide_outcome(state, NOW)["partial"] is partial
+    outcome = decide_outcome(state, NOW)
+    assert (outcome["partial"], outcome["partial_reason"]) == (partial, reason)
 
 
 def test_an_unsupported_type_is_skipped_with_a_message_naming_it():

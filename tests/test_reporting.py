@@ -18,7 +18,7 @@ from handlers import lambda_context, load_handler
 STARTED, FINISHED = "2026-03-01T12:00:00+00:00", "2026-03-01T12:05:00+00:00"
 ENTRY_FIELDS = {"document_id", "filename", "status", "mime_type", "kind", "size_bytes", "extension_mismatch",
                 "page_count", "ocr_pages", "word_count", "language", "keywords", "sentiment", "reading_time_minutes", "thumbnail", "text",
-                "partial", "error"}
+                "partial", "partial_reason", "error"}
 
 
 def listed(number: int) -> dict:

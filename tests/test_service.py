@@ -257,6 +257,7 @@ def test_a_succeeded_document_shows_its_results_and_download_urls(service, recor
         "sentiment": {"label": "neutral", "score": 0.0},
         "reading_time_minutes": 0.2,
         "partial": False,
+        "partial_reason": None,
     }
     for url, key in ((view["thumbnail_url"], keys.thumbnail_key(document_id, "png")),
                      (view["text_url"], keys.text_key(document_id))):

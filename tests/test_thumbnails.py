@@ -119,7 +119,8 @@ def test_the_handler(s3_store):
                       "original_width": 1000, "original_height": 500, "partial": False,
                       "text": {"text_key": "documents/d2/text.txt", "page_count": None, "word_count": 0,
                                "char_count": 0, "pages_failed": 0, "pages_unread": 0, "ocr_pages": 1,
-                               "preview": None}}  # a gradient: no words invented
+                               "ocr_parts": 0, "ocr_pages_over_limit": 0, "preview": None,
+                               "partial_reason": None}}  # a gradient: no words invented
     assert s3_store.client.get_object(Bucket=s3_store.bucket, Key="documents/d2/text.txt")["Body"].read() == b""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import uuid
 
 import pytest
@@ -128,6 +129,45 @@ def test_no_document_content_travels_through_the_state(cloud):
     payloads = state_payloads(cloud, execution["executionArn"])
     assert payloads, "the execution history recorded no state input or output"
     assert all(marker not in payload and len(payload) < 4096 for payload in payloads)
+
+
+def scanned_strips(texts: list[str], dpi: int = 200) -> bytes:
+    """An image-only PDF of one short strip a page (the top of a letter, scanned): pages OCR
+    reads in a fraction of a second, so that a scan of many parts stays quick to test."""
+    import pypdfium2 as pdfium
+
+    strips = [
+        pdfium.PdfDocument(make_pdf([text]))[0].render(scale=dpi / 72, grayscale=True).to_pil().crop((0, 0, 1300, 260))
+        for text in texts
+    ]
+    out = io.BytesIO()
+    strips[0].save(out, format="PDF", resolution=dpi, save_all=True, append_images=strips[1:])
+    return out.getvalue()
+
+
+def test_a_scan_is_read_by_ocr_in_parts_side_by_side_and_joined_in_page_order(cloud):
+    from docflow.ocr import PAGES_PER_PART
+
+    count = PAGES_PER_PART * 2 + 1  # three parts
+    texts = [f"Invoice number {4100 + page} for the warehouse delivery" for page in range(count)]
+    document = upload(cloud, "scan.pdf", scanned_strips(texts))
+    execution, result = process(cloud, document)
+    assert (result["status"], result["page_count"], result["ocr_pages"], result["partial"]) == (
+        "succeeded",
+        count,
+        count,
+        False,
+    )
+    pages = read_bytes(cloud, result["text_key"]).decode().split("\f")
+    assert [re.findall(r"\b41\d\d\b", page) for page in pages] == [[str(4100 + page)] for page in range(count)]
+    assert result["word_count"] == sum(len(page.split()) for page in pages)
+    parts = cloud.client("s3").list_objects_v2(Bucket=cloud.bucket, Prefix=f"documents/{document['document_id']}/ocr/")
+    assert sorted(item["Key"].rsplit("/", 1)[1] for item in parts["Contents"]) == [
+        "part-0000.json", "part-0001.json", "part-0002.json", "plan.json"
+    ]  # fmt: skip
+    # The state carries the parts' numbers, never pages or text.
+    payloads = state_payloads(cloud, execution["executionArn"])
+    assert all("warehouse delivery" not in payload and len(payload) < 4096 for payload in payloads)
 
 
 def test_a_batch_reports_every_document_exactly_once(cloud):

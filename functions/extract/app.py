@@ -24,7 +24,7 @@ def handler(document: DocumentRef, context: LambdaContext) -> dict:
         remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000,
         settings=settings,
     )
-    metrics.add_metric(name="PagesExtracted", unit=MetricUnit.Count, value=extraction.page_count)
+    metrics.add_metric(name="PagesExtracted", unit=MetricUnit.Count, value=extraction.page_count or 0)
     if extraction.pages_failed:
         metrics.add_metric(name="PagesFailed", unit=MetricUnit.Count, value=extraction.pages_failed)
     if extraction.pages_unread:
