@@ -116,6 +116,7 @@ _SPACING_ACCENTS = {
 # give "≠": the slash of a negated relation drawn over its symbol).
 _COMBINING = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 _ACCENT = re.compile("[" + re.escape("".join(_SPACING_ACCENTS)) + _COMBINING + "]")
+_ASCII_FORMS = {"\u02c6": "^", "\u02dc": "~"}
 _BELOW = frozenset({"\u0327", "\u0328"})
 _DOTLESS = {"\u0131": "i", "\u0237": "j"}  # ı ȷ: TeX's base for an accented i or j
 
@@ -154,9 +155,12 @@ def _compose_accents(text: str) -> str:
     A spacing accent goes to the letter after it when the two make one precomposed
     character, else to the letter before it when those do (TeX draws an accent before its
     letter, but a cedilla, say, may come out after it), else to whichever neighbour is a
-    letter, the next first; an accent with no letter beside it is left as it is. A
-    combining mark already follows its base; one with no base before it (at the start, after
-    a space) goes onto the character after it."""
+    letter, the next first ("r¯" -> "r̄"); an accent with no letter beside it is left as it
+    is. A circumflex or tilde that composes with neither neighbour is no accent but the
+    ASCII ^ or ~, which groff and TeX draw with those glyphs ("ˆX" -> "^X", a control key in
+    a manual; "X˜]"). A combining mark already
+    follows its base; one with no base before it (at the start, after a space) goes onto
+    the character after it."""
     cells = list(text)  # one cell per character; a letter's cell gathers its marks
     for match in _ACCENT.finditer(text):
         index, character = match.start(), match.group()
@@ -175,9 +179,14 @@ def _compose_accents(text: str) -> str:
             continue
         mark = _SPACING_ACCENTS[character]
         candidates = [position for position in (after, before) if position is not None]
-        if not candidates:
+        target = next((position for position in candidates if _composes(cells[position], mark)), None)
+        if target is None and character in _ASCII_FORMS:
+            cells[index] = _ASCII_FORMS[character]
             continue
-        target = next((position for position in candidates if _composes(cells[position], mark)), candidates[0])
+        if target is None:
+            if not candidates:
+                continue
+            target = candidates[0]
         cells[target] = _with_mark(cells[target], mark)
         cells[index] = ""
     return "".join(cells)

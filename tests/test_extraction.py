@@ -146,6 +146,9 @@ def test_ligatures_are_expanded_and_nothing_else_is_folded(raw, expected):
         ("\u0301e and \u0308o", "é and ö"),  # a combining mark with no letter before it
         ("α \u0338= a", "α ≠ a"),
         ("r¯ (1)", "r\u0304 (1)"),  # no precomposed form: the mark still lands on its letter
+        # A circumflex or tilde with no precomposed form is groff's and TeX's ASCII ^ and ~.
+        ("SPACE or ˆV or ˆF, [-X˜] and ˆ alone", "SPACE or ^V or ^F, [-X~] and ^ alone"),
+        ("Thˆe´ and ˆo", "Thế and ô"),
         # Left alone: accents with no letter beside them, and backticks in code.
         ("the ´ accent and ¨ alone", "the ´ accent and ¨ alone"),
         ("\\catcode`\\:=12 {`A} `quoted'", "\\catcode`\\:=12 {`A} `quoted'"),
