@@ -37,9 +37,10 @@ TESSDATA_DIRS = (
     Path("/usr/share/tesseract-ocr/4.00/tessdata"),
 )
 # OCR takes a second or more a page, so a PDF's pages are read in parts, side by side: this
-# many pages a part, and the parts as many as it takes, up to MAX_PARTS, which the document
-# workflow's OCR Map runs all at once (its MaxConcurrency): one ocr step's time in all.
-PAGES_PER_PART = 10
+# many pages a part (10 s or so), and the parts as many as it takes, up to MAX_PARTS, which
+# the document workflow's OCR Map runs all at once (its MaxConcurrency): one ocr step's
+# time in all.
+PAGES_PER_PART = 5
 MAX_PARTS = 40
 # A hyphen at a line's end between two letters: marked as pdfium marks one, a soft hyphen,
 # so that extraction.normalize_text joins the word by its one rule ("imple-" "mentation").
@@ -126,7 +127,10 @@ class OcrPlan:
 
     @classmethod
     def of(cls, pages: list[int] | tuple[int, ...]) -> OcrPlan:
-        return cls(tuple(pages), min(MAX_PARTS, math.ceil(len(pages) / PAGES_PER_PART)))
+        """PAGES_PER_PART pages a part, or as many more as keep the parts to MAX_PARTS."""
+        parts = min(MAX_PARTS, math.ceil(len(pages) / PAGES_PER_PART))
+        size = math.ceil(len(pages) / parts) if parts else 0
+        return cls(tuple(pages), math.ceil(len(pages) / size) if size else 0)  # no part left empty
 
     def part(self, number: int) -> tuple[int, ...]:
         """The pages of part `number` (0-based); the parts are as even as they can be."""

@@ -159,13 +159,17 @@ def test_a_part_that_runs_out_of_time_leaves_its_pages_unread():
 
 
 def test_the_plan_cuts_pages_into_even_parts_and_at_most_max_parts():
-    plan = OcrPlan.of(list(range(25)))
-    assert plan.parts == 3
-    assert [len(plan.part(number)) for number in range(plan.parts)] == [9, 9, 7]
-    assert [page for number in range(plan.parts) for page in plan.part(number)] == list(range(25))
-    huge = OcrPlan.of(list(range(1000)))
-    assert huge.parts == ocr.MAX_PARTS
-    assert sorted(page for number in range(huge.parts) for page in huge.part(number)) == list(range(1000))
+    def sizes(plan: OcrPlan) -> list[int]:
+        assert [page for number in range(plan.parts) for page in plan.part(number)] == list(plan.pages)
+        return [len(plan.part(number)) for number in range(plan.parts)]
+
+    per_part, most = ocr.PAGES_PER_PART, ocr.MAX_PARTS
+    three = sizes(OcrPlan.of(list(range(per_part * 2 + 1))))
+    assert len(three) == 3 and max(three) - min(three) <= 1  # even, not two full and one of a page
+    assert sizes(OcrPlan.of(list(range(per_part * most)))) == [per_part] * most
+    for count in (per_part * most + 1, 401, 1000, 20_000):  # past one part a part's size: bigger parts
+        plan = OcrPlan.of(list(range(count)))
+        assert plan.parts <= most and min(sizes(plan)) > 0, count
     assert OcrPlan.of([]).parts == 0
 
 
