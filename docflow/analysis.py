@@ -44,6 +44,9 @@ _WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 # Markup that is not the text's own words: a TeX control word, an XML or HTML tag's name.
 _MARKUP = re.compile(r"\\[^\W\d_]+|</?[^\W\d_][\w:.-]*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_ELISION = re.compile(
+    r"^(?:c|d|j|l|m|n|s|t|qu|jusqu|lorsqu|puisqu|all|dall|dell|nell|sull|un|quest|quell)'(?=[^\W\d_]{2})"
+)
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,11 @@ class Analysis:
 
 
 def words_of(line: str) -> list[str]:
-    """The words of a line, lower case, markup left out."""
+    """The words of a line, lower case, markup left out, and French and Italian elided
+    articles and prepositions taken off the word they lean on ("l'archive" -> "archive",
+    "dell'arte" -> "arte"): a reader searches for the word."""
     text = _MARKUP.sub(" ", line)
-    return [match.group().lower().replace("’", "'") for match in _WORD.finditer(text)]
+    return [_ELISION.sub("", match.group().lower().replace("’", "'")) for match in _WORD.finditer(text)]
 
 
 @cache

@@ -3,11 +3,13 @@
 #   libmagic1      python-magic's engine (detect)
 #   poppler-utils  pdfinfo and pdftotext, the references the corpus tests measure against
 #   tesseract-ocr-*  Tesseract's data for OCR's seven languages (tessdata_fast): read here,
-#                  and copied into the extract bundle by infra/bundles.py
+#                  and copied into the ocr and thumbnail bundles by infra/bundles.py
+#   groff manpages-de manpages-fr  the German, French and English manuals
+#                  benchmarks/quality.py typesets, scans and photographs
 # Installs what is missing when it can (root with apt-get); otherwise says what to install.
 set -euo pipefail
 needed=(libmagic1 poppler-utils tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-spa
-        tesseract-ocr-ita tesseract-ocr-por tesseract-ocr-nld)
+        tesseract-ocr-ita tesseract-ocr-por tesseract-ocr-nld groff manpages-de manpages-fr)
 missing=()
 for package in "${needed[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -3,7 +3,7 @@ English, reading time; in bounded memory."""
 
 from __future__ import annotations
 
-from docflow.analysis import analyze_document, analyze_text, stopwords
+from docflow.analysis import analyze_document, analyze_text, stopwords, words_of
 from fakes import MemoryObjectStore
 
 ENGLISH = (
@@ -52,6 +52,13 @@ def test_keywords_leave_out_the_texts_own_stopwords():
 def test_ties_are_alphabetical_and_short_words_and_numbers_are_left_out():
     analysis = analyze_text(["zebra apple mango 2025 2025 2025 ox ox ox"])
     assert [keyword["word"] for keyword in analysis.keywords] == ["apple", "mango", "zebra"]
+
+
+def test_an_elided_article_is_taken_off_its_word_and_english_contractions_are_kept():
+    assert words_of("L'archive d’origine, qu'elle dell'arte") == ["archive", "origine", "elle", "arte"]
+    assert words_of("don't, O'Brien, l'a") == ["don't", "o'brien", "l'a"]  # "a" is too short to be a word
+    keywords = top(analyze_text([FRENCH + " L'archive, l'archive et l'archive."]), 10)
+    assert "archive" in keywords and "l'archive" not in keywords
 
 
 def test_markup_is_not_a_keyword():
