@@ -5,6 +5,8 @@ Unknown fields are ignored: each task receives the whole workflow state so far."
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -24,6 +26,8 @@ class OcrPartRequest(DocumentRef):
     """One part of a PDF's pages to read by OCR, numbered in the document's plan."""
 
     part: int = Field(ge=0)
+    # When the document's workflow started: the parts stop reading at its OCR deadline.
+    started_at: datetime | None = None
 
 
 class TextToJoin(DocumentRef):

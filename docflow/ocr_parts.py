@@ -10,8 +10,10 @@ each part's pages into it. The state carries the number of parts, never pages or
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 from docflow import keys
@@ -41,14 +43,22 @@ def read_ocr_part(
     part: int,
     remaining_seconds: Callable[[], float] | None = None,
     settings: Settings = DEFAULTS,
+    started_at: datetime | None = None,
 ) -> PartRead:
     """Reads the pages of part `part` of the document's plan by OCR until
-    `remaining_seconds()` falls to the time margin, and writes their text beside the
-    document as {"pages": {page number: text, or null for a page that failed}}: a page not
-    reached is not there."""
+    `remaining_seconds()` falls to the time margin or the document's OCR deadline passes
+    (DOCFLOW_OCR_DEADLINE_SECONDS after its workflow `started_at`), and writes their text
+    beside the document as {"pages": {page number: text, or null for a page that failed}}:
+    a page not reached is not there. Where parts outnumber the functions that can run at
+    once, the late ones read little or nothing, and the document ends `partial` in time
+    rather than `timeout`."""
     numbers = OcrPlan.load(store, document_id).part(part)
     margin = settings.time_margin_seconds
-    out_of_time = (lambda: remaining_seconds() < margin) if remaining_seconds else (lambda: False)
+    deadline = started_at.timestamp() + settings.ocr_deadline_seconds if started_at else float("inf")
+
+    def out_of_time() -> bool:
+        return time.time() > deadline or (remaining_seconds is not None and remaining_seconds() < margin)
+
     texts: dict[str, str | None] = {}
     with tempfile.TemporaryDirectory(prefix="docflow-ocr-") as workdir:
         pdf = Path(workdir) / "document.pdf"

@@ -48,6 +48,9 @@ class Settings:
         "`auto` reads a PDF page by OCR when it has no text layer; `off` never; `force` reads every page by OCR",
         choices=OCR_MODES,
     )
+    ocr_deadline_seconds: int = _setting(
+        180, "the ocr step stops reading this long after the document's workflow started, leaving join, analyze and record their time; the pages left unread make it `partial`"
+    )
     max_ocr_pages: int = _setting(
         300, "the most pages of a PDF read by OCR; past it, pages without a text layer stay empty and it is `partial`"
     )

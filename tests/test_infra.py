@@ -186,6 +186,18 @@ def test_the_ocr_map_runs_every_part_at_once():
     assert ocr_map["MaxConcurrency"] == MAX_PARTS
 
 
+def test_the_ocr_deadline_leaves_the_steps_after_ocr_their_time():
+    """Parts that run late stop at the deadline, so that join, analyze and record still end
+    the document within the workflow's TimeoutSeconds: `partial`, not `timeout`."""
+    from benchmarks.costs import load_definitions
+
+    machine = load_definitions()["document"]
+    deadline = int(SPECS["ocr"].environment["DOCFLOW_OCR_DEADLINE_SECONDS"])
+    after = sum(SPECS[name].timeout_seconds for name in ("join", "analyze", "record"))
+    assert deadline + after <= machine["TimeoutSeconds"]
+    assert machine["States"]["ReadByOcr"]["ItemSelector"]["started_at.$"] == "$$.Execution.StartTime"
+
+
 def test_each_function_is_deployed_as_the_catalog_describes_it(template):
     for name, spec in SPECS.items():
         _, properties = the_function(template, name)

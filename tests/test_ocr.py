@@ -158,6 +158,18 @@ def test_a_part_that_runs_out_of_time_leaves_its_pages_unread():
     assert recall(LETTERS["de"], text.split(PAGE_SEPARATOR)[1]) == 1.0
 
 
+def test_a_part_that_starts_after_the_documents_ocr_deadline_reads_nothing():
+    from datetime import UTC, datetime, timedelta
+
+    scan = scanned(make_pdf([LETTERS["en"]]))
+    store = MemoryObjectStore({"uploads/d/x.pdf": joined(scan, scan)})
+    extraction = extract_document(store, "d", "uploads/d/x.pdf")
+    late = datetime.now(UTC) - timedelta(seconds=DEFAULTS.ocr_deadline_seconds + 1)
+    assert read_ocr_part(store, "d", "uploads/d/x.pdf", 0, started_at=late).to_dict() == {"read": 0, "failed": 0, "unread": 2}
+    joined_text = join_ocr_parts(store, "d", extraction)
+    assert joined_text.pages_unread == 2 and joined_text.partial_reason == "The time ran out with 2 pages of 2 still to read."
+
+
 def test_the_plan_cuts_pages_into_even_parts_and_at_most_max_parts():
     def sizes(plan: OcrPlan) -> list[int]:
         assert [page for number in range(plan.parts) for page in plan.part(number)] == list(plan.pages)

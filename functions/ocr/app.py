@@ -23,6 +23,7 @@ def handler(request: OcrPartRequest, context: LambdaContext) -> dict:
         part=request.part,
         remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000,
         settings=settings,
+        started_at=request.started_at,
     )
     metrics.add_metric(name="PagesReadByOcr", unit=MetricUnit.Count, value=read.read)
     if read.unread:
