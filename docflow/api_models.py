@@ -83,5 +83,32 @@ class Batch(BaseModel):
     report_url: str | None
 
 
+WebhookEvent = Literal[
+    "document.succeeded", "document.failed", "document.skipped", "batch.completed", "batch.failed", "batch.cancelled"
+]
+
+
+class WebhookRequest(_Body):
+    url: str = Field(min_length=8, max_length=2048, examples=["https://example.com/docflow-events"])
+    # Every event when left out.
+    events: list[WebhookEvent] | None = Field(default=None, min_length=1)
+
+
+class Webhook(BaseModel):
+    webhook_id: Id
+    url: str
+    events: list[WebhookEvent]
+    created_at: str
+
+
+class WebhookCreated(Webhook):
+    # The key of the deliveries' signatures: shown once, here.
+    secret: str = Field(pattern=r"^whsec_[A-Za-z0-9+/=]+$")
+
+
+class WebhookList(BaseModel):
+    webhooks: list[Webhook]
+
+
 class Health(BaseModel):
     status: Literal["ok"]

@@ -3,8 +3,8 @@
 The records live in one DynamoDB table (TABLE_SCHEMA, which the CDK stack and the local
 cloud both create). Items: DOC#<id>/DOC (a document), BATCH#<id>/BATCH (a batch),
 BATCH#<id>/DOC#<id> (a document's outcome was counted in the batch: the mark that keeps a
-retried record step from counting it twice). The by_owner index lists a caller's documents
-or batches, newest first.
+retried record step from counting it twice), WEBHOOK#<id>/WEBHOOK (a webhook). The by_owner
+index lists a caller's documents, batches or webhooks by time.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from docflow.records import BatchRecord, DocumentRecord, InvalidCursor
+from docflow.records import BatchRecord, DocumentRecord, InvalidCursor, WebhookRecord
 from docflow.statuses import BatchStatus
 
 OWNER_INDEX = "by_owner"
@@ -55,6 +55,10 @@ def document_pk(document_id: str) -> dict[str, dict[str, str]]:
 
 def batch_pk(batch_id: str) -> dict[str, dict[str, str]]:
     return {"pk": {"S": f"BATCH#{batch_id}"}, "sk": {"S": "BATCH"}}
+
+
+def webhook_pk(webhook_id: str) -> dict[str, dict[str, str]]:
+    return {"pk": {"S": f"WEBHOOK#{webhook_id}"}, "sk": {"S": "WEBHOOK"}}
 
 
 def encode_cursor(last_key: dict[str, Any]) -> str:
@@ -192,7 +196,7 @@ class DynamoRecordStore:
             },
         )
 
-    def record_result(self, document_id: str, result: dict[str, Any], now: str) -> bool:
+    def record_result(self, document_id: str, result: dict[str, Any], now: str) -> str | None:
         error = result.get("error")
         values: dict[str, Any] = {
             ":status": {"S": result["status"]},
@@ -205,10 +209,16 @@ class DynamoRecordStore:
             values[":error"] = {"S": json.dumps(error)}
         else:
             expression += " REMOVE #error"
-        return self._update_if(
-            document_pk(document_id), expression, "attribute_exists(pk)",
-            names={"#status": "status", "#result": "result", "#error": "error"}, values=values,
-        )  # fmt: skip
+        try:
+            answer = self.client.update_item(
+                TableName=self.table, Key=document_pk(document_id), UpdateExpression=expression,
+                ConditionExpression="attribute_exists(pk)", ExpressionAttributeValues=values,
+                ExpressionAttributeNames={"#status": "status", "#result": "result", "#error": "error"},
+                ReturnValues="ALL_NEW",
+            )  # fmt: skip
+        except self._errors.ConditionalCheckFailedException:
+            return None
+        return _plain(answer["Attributes"])["owner"]
 
     def documents(self) -> Iterator[DocumentRecord]:
         pages = self.client.get_paginator("scan").paginate(
@@ -277,6 +287,32 @@ class DynamoRecordStore:
             batch_pk(batch_id), "SET " + ", ".join(assignments), "#status = :running", names=names, values=values
         )
 
+    # -- webhooks ---------------------------------------------------------------------------
+
+    def create_webhook(self, record: WebhookRecord) -> None:
+        item = {
+            **webhook_pk(record.webhook_id),
+            "owner_key": {"S": f"{record.owner}#webhook"},
+            **_attributes(asdict(record)),
+        }
+        self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+
+    def get_webhook(self, webhook_id: str) -> WebhookRecord | None:
+        item = self.client.get_item(TableName=self.table, Key=webhook_pk(webhook_id), ConsistentRead=True).get("Item")
+        return _webhook(item) if item else None
+
+    def list_webhooks(self, owner: str) -> list[WebhookRecord]:
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.table,
+            IndexName=OWNER_INDEX,
+            KeyConditionExpression="owner_key = :owner",
+            ExpressionAttributeValues={":owner": {"S": f"{owner}#webhook"}},
+        )
+        return [_webhook(item) for page in pages for item in page["Items"]]
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self.client.delete_item(TableName=self.table, Key=webhook_pk(webhook_id))
+
     def _update_if(
         self,
         key: dict[str, Any],
@@ -309,7 +345,7 @@ class DynamoRecordStore:
 
 # Stored as JSON strings, as they always have been: the deployed table's items read back as
 # they are, and a DynamoDB map could not hold the outcome's floats without Decimals.
-_JSON_FIELDS = {"result", "error", "summary"}
+_JSON_FIELDS = {"result", "error", "summary", "events"}
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 
@@ -346,6 +382,11 @@ def _batch(item: dict[str, Any]) -> BatchRecord:
     plain = _plain(item)
     fields = {name: plain[name] for name in BatchRecord.__dataclass_fields__ if name in plain}
     return BatchRecord(**fields)
+
+
+def _webhook(item: dict[str, Any]) -> WebhookRecord:
+    plain = _plain(item)
+    return WebhookRecord(**{name: plain[name] for name in WebhookRecord.__dataclass_fields__})
 
 
 def create_table(client: Any, name: str) -> None:

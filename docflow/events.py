@@ -49,6 +49,9 @@ class BatchRef(_Input):
     batch_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     manifest_key: str
     started_at: str | None = None
+    # Set when the batch workflow failed: what its Catch recorded, and when.
+    failure: dict | None = None
+    failed_at: str | None = None
 
 
 class WorkflowState(DocumentRef):

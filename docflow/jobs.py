@@ -22,6 +22,7 @@ from typing import Any, Literal, get_args
 
 from docflow import keys
 from docflow.errors import DocflowError, Timeout
+from docflow.notifications import EventPublisher, document_event
 from docflow.outcome import DocumentResult, ErrorInfo, failed_outcome
 from docflow.records import DocumentRecord, RecordStore
 from docflow.statuses import TERMINAL_STATUSES
@@ -42,7 +43,7 @@ class HealthCheckFailed(DocflowError):
     advice = "The canary document did not come through the pipeline; see the alarm's dashboard."
 
 
-def cleanup(records: RecordStore, store: ObjectStore, now: datetime) -> dict[str, int]:
+def cleanup(records: RecordStore, store: ObjectStore, events: EventPublisher, now: datetime) -> dict[str, int]:
     expired = stuck = 0
     for record in records.documents():
         if record.expires_at is not None and record.expires_at <= now.timestamp():
@@ -51,7 +52,9 @@ def cleanup(records: RecordStore, store: ObjectStore, now: datetime) -> dict[str
             records.delete_document(record.document_id)
             expired += 1
         elif record.status == "processing" and _age(record, now) > STUCK_AFTER:
-            records.record_result(record.document_id, dict(_timed_out(record, now)), _iso(now))
+            outcome = _timed_out(record, now)
+            records.record_result(record.document_id, dict(outcome), _iso(now))
+            events.publish(document_event(outcome, record.owner))
             stuck += 1
     return {"expired": expired, "stuck_failed": stuck}
 

@@ -20,6 +20,7 @@ from typing_extensions import TypedDict
 
 from docflow import keys
 from docflow.errors import DocflowError, Timeout, UnsupportedType, error_class
+from docflow.notifications import EventPublisher, document_event
 from docflow.records import RecordStore
 from docflow.statuses import Ended
 from docflow.storage import ObjectStore
@@ -229,10 +230,15 @@ def record_outcome(store: ObjectStore, state: Mapping[str, Any], now: datetime |
     return outcome
 
 
-def track_outcome(records: RecordStore, state: Mapping[str, Any], outcome: DocumentResult) -> None:
+def track_outcome(
+    records: RecordStore, events: EventPublisher, state: Mapping[str, Any], outcome: DocumentResult
+) -> None:
     """Brings the document's record, and its batch's progress when it ran in one, up to
-    date with the outcome. Both are no-ops for work the API did not start."""
-    records.record_result(outcome["document_id"], dict(outcome), outcome["recorded_at"])
+    date with the outcome (no-ops for work the API did not start), and announces it."""
+    owner = records.record_result(outcome["document_id"], dict(outcome), outcome["recorded_at"])
     batch_id = state.get("batch_id")
-    if isinstance(batch_id, str) and batch_id:
+    if not (isinstance(batch_id, str) and batch_id):
+        batch_id = None
+    if batch_id:
         records.count_in_batch(batch_id, outcome["document_id"], outcome["status"] == "failed", outcome["recorded_at"])
+    events.publish(document_event(outcome, owner, batch_id))

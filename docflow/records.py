@@ -69,6 +69,18 @@ class BatchRecord:
     expires_at: int | None = None
 
 
+@dataclass
+class WebhookRecord:
+    """A URL a caller asked docflow to post their documents' and batches' events to."""
+
+    webhook_id: str
+    owner: str
+    url: str
+    events: list[str]  # docflow.notifications.WEBHOOK_TYPES
+    secret: str  # whsec_ and base64: the key of the deliveries' signatures
+    created_at: str
+
+
 class RecordStore(Protocol):
     def create_document(self, record: DocumentRecord) -> None: ...
 
@@ -93,9 +105,9 @@ class RecordStore(Protocol):
         """Puts back `status` when the run could not be started after all; False when the
         document has moved on since (another run, or an outcome)."""
 
-    def record_result(self, document_id: str, result: dict[str, Any], now: str) -> bool:
-        """Stores a workflow's outcome on the document's record; False when there is no
-        record (a document uploaded without the API)."""
+    def record_result(self, document_id: str, result: dict[str, Any], now: str) -> str | None:
+        """Stores a workflow's outcome on the document's record and returns its owner; None
+        when there is no record (a document uploaded without the API)."""
 
     def documents(self) -> Iterator[DocumentRecord]:
         """Every document record, in no order (a scan: for the daily jobs, not for requests)."""
@@ -114,3 +126,12 @@ class RecordStore(Protocol):
 
     def finish_batch(self, batch_id: str, status: BatchStatus, now: str, **fields: Any) -> bool:
         """Ends a running batch; False when it had already ended (cancelled, say)."""
+
+    def create_webhook(self, record: WebhookRecord) -> None: ...
+
+    def get_webhook(self, webhook_id: str) -> WebhookRecord | None: ...
+
+    def list_webhooks(self, owner: str) -> list[WebhookRecord]:
+        """The owner's webhooks, oldest first."""
+
+    def delete_webhook(self, webhook_id: str) -> None: ...

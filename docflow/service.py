@@ -13,16 +13,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from docflow import keys
+from docflow.notifications import WEBHOOK_TYPES, EventPublisher, end_batch
 from docflow.outcome import findings_of
 from docflow.records import (
     BatchRecord,
     DocumentRecord,
     InvalidCursor,
     RecordStore,
+    WebhookRecord,
 )
 from docflow.settings import Settings
-from docflow.statuses import TERMINAL_STATUSES, BatchStatus
+from docflow.statuses import TERMINAL_STATUSES, BatchEnded
 from docflow.storage import ObjectStore, Presigner
+from docflow.webhooks import TargetRefused, check_target, new_secret
 from docflow.workflows import Workflows
 
 # What docflow processes, by the content type a client declares; the bytes are checked
@@ -31,8 +34,9 @@ ALLOWED_CONTENT_TYPES = frozenset(
     {"application/pdf", "image/png", "image/jpeg", "image/webp", "image/gif", "image/tiff"}
 )
 MAX_BATCH_DOCUMENTS = 10_000
+MAX_WEBHOOKS = 10  # a caller's
 # Execution states that end a batch, and the status the batch then has.
-_ENDED_EXECUTIONS: dict[str, BatchStatus] = {"FAILED": "failed", "TIMED_OUT": "failed", "ABORTED": "cancelled"}
+_ENDED_EXECUTIONS: dict[str, BatchEnded] = {"FAILED": "failed", "TIMED_OUT": "failed", "ABORTED": "cancelled"}
 
 
 class ServiceError(Exception):
@@ -81,6 +85,7 @@ class DocflowService:
     store: ObjectStore
     presigner: Presigner
     workflows: Workflows
+    events: EventPublisher
     settings: Settings = field(default_factory=Settings)
     clock: Callable[[], datetime] = _now
     new_id: Callable[[], str] = lambda: uuid.uuid4().hex
@@ -178,7 +183,7 @@ class DocflowService:
         try:
             execution = self.workflows.start_batch(batch_id, {"batch_id": batch_id, "manifest_key": manifest_key})
         except Exception:
-            self.records.finish_batch(batch_id, "failed", _timestamp(self.clock()))
+            end_batch(self.records, self.events, batch_id, "failed", _timestamp(self.clock()))
             raise
         self.records.set_batch_execution(batch_id, execution)
         return {"batch_id": batch_id, "status": "running", "total": len(unique)}
@@ -210,10 +215,43 @@ class DocflowService:
             raise Conflict(f"The batch has already ended: it is {record.status}.")
         if record.execution_arn:
             self.workflows.stop(record.execution_arn, cause=f"Cancelled by {owner}")
-        if not self.records.finish_batch(batch_id, "cancelled", _timestamp(self.clock())):
+        if not end_batch(self.records, self.events, batch_id, "cancelled", _timestamp(self.clock())):
             # The report landed between our read and the stop: the batch completed.
             raise Conflict("The batch finished before it could be cancelled.")
         return self.get_batch(owner, batch_id)
+
+    # -- webhooks ---------------------------------------------------------------------------
+
+    def add_webhook(self, owner: str, url: str, events: list[str] | None) -> dict[str, Any]:
+        """Registers a URL for the caller's events (all of them when `events` is None); the
+        answer is the only one that shows the secret."""
+        chosen = list(dict.fromkeys(events)) if events is not None else list(WEBHOOK_TYPES)
+        unknown = [name for name in chosen if name not in WEBHOOK_TYPES]
+        if unknown or not chosen:
+            raise InvalidRequest(
+                f"events must be some of {', '.join(WEBHOOK_TYPES)}; got {', '.join(unknown) or 'none'}."
+            )
+        try:
+            check_target(url, allow_loopback=bool(self.settings.webhook_loopback))
+        except TargetRefused as error:
+            raise InvalidRequest(error.message) from error
+        if len(self.records.list_webhooks(owner)) >= MAX_WEBHOOKS:
+            raise Conflict(f"A caller may have {MAX_WEBHOOKS} webhooks; remove one first.")
+        record = WebhookRecord(
+            webhook_id=self.new_id(), owner=owner, url=url, events=chosen, secret=new_secret(),
+            created_at=_timestamp(self.clock()),
+        )  # fmt: skip
+        self.records.create_webhook(record)
+        return {**_webhook_view(record), "secret": record.secret}
+
+    def list_webhooks(self, owner: str) -> dict[str, Any]:
+        return {"webhooks": [_webhook_view(record) for record in self.records.list_webhooks(owner)]}
+
+    def remove_webhook(self, owner: str, webhook_id: str) -> None:
+        record = self.records.get_webhook(webhook_id)
+        if record is None or record.owner != owner:
+            raise NotFound(f"No webhook {webhook_id}.")
+        self.records.delete_webhook(webhook_id)
 
     # -- views and helpers ------------------------------------------------------------------
 
@@ -236,44 +274,61 @@ class DocflowService:
         """A batch whose execution ended without its report (it failed, timed out or was
         stopped elsewhere) takes its status from the execution."""
         ended = _ENDED_EXECUTIONS.get(self.workflows.status(execution_arn))
-        if ended and self.records.finish_batch(record.batch_id, ended, _timestamp(self.clock())):
+        if ended and end_batch(self.records, self.events, record.batch_id, ended, _timestamp(self.clock())):
             return self.records.get_batch(record.batch_id) or record
         return record
 
     def _document_view(self, record: DocumentRecord, urls: bool = True) -> dict[str, Any]:
-        result = record.result if record.status in TERMINAL_STATUSES else None
-        view: dict[str, Any] = {
-            "document_id": record.document_id,
-            "filename": record.filename,
-            "content_type": record.content_type,
-            "status": record.status,
-            "created_at": record.created_at,
-            "updated_at": record.updated_at,
-            "results": findings_of(result) if result else None,
-            "error": record.error if record.status in ("failed", "skipped") else None,
-        }
-        if urls:
-            expires = self.settings.download_expiry_seconds
-            for name, key in (("thumbnail_url", "thumbnail_key"), ("text_url", "text_key")):
-                found = (result or {}).get(key)
-                view[name] = self.presigner.presign_download(found, expires) if found else None
-        return view
+        return document_view(record, self.presigner, self.settings, urls)
 
     def _batch_view(self, record: BatchRecord) -> dict[str, Any]:
-        report_key = record.report_key if record.status == "completed" else None
-        return {
-            "batch_id": record.batch_id,
-            "status": record.status,
-            "progress": {"total": record.total, "done": record.done, "failed": record.failed},
-            "created_at": record.created_at,
-            "updated_at": record.updated_at,
-            "summary": record.summary,
-            "report_url": (
-                self.presigner.presign_download(report_key, self.settings.download_expiry_seconds)
-                if report_key
-                else None
-            ),
-        }
+        return batch_view(record, self.presigner, self.settings)
+
+
+def document_view(
+    record: DocumentRecord, presigner: Presigner, settings: Settings, urls: bool = True
+) -> dict[str, Any]:
+    """A document as GET /documents/{id} answers it (and a webhook's data carries it)."""
+    result = record.result if record.status in TERMINAL_STATUSES else None
+    view: dict[str, Any] = {
+        "document_id": record.document_id,
+        "filename": record.filename,
+        "content_type": record.content_type,
+        "status": record.status,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "results": findings_of(result) if result else None,
+        "error": record.error if record.status in ("failed", "skipped") else None,
+    }
+    if urls:
+        expires = settings.download_expiry_seconds
+        for name, key in (("thumbnail_url", "thumbnail_key"), ("text_url", "text_key")):
+            found = (result or {}).get(key)
+            view[name] = presigner.presign_download(found, expires) if found else None
+    return view
+
+
+def batch_view(record: BatchRecord, presigner: Presigner, settings: Settings) -> dict[str, Any]:
+    """A batch as GET /batches/{id} answers it (and a webhook's data carries it)."""
+    report_key = record.report_key if record.status == "completed" else None
+    return {
+        "batch_id": record.batch_id,
+        "status": record.status,
+        "progress": {"total": record.total, "done": record.done, "failed": record.failed},
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "summary": record.summary,
+        "report_url": presigner.presign_download(report_key, settings.download_expiry_seconds) if report_key else None,
+    }
+
+
+def _webhook_view(record: WebhookRecord) -> dict[str, Any]:
+    return {
+        "webhook_id": record.webhook_id,
+        "url": record.url,
+        "events": record.events,
+        "created_at": record.created_at,
+    }
 
 
 def _some(ids: list[str], shown: int = 5) -> str:

@@ -49,10 +49,15 @@ class Settings:
         choices=OCR_MODES,
     )
     ocr_deadline_seconds: int = _setting(
-        180, "the ocr step stops reading this long after the document's workflow started, leaving join, analyze and record their time; the pages left unread make it `partial`"
+        180,
+        "the ocr step stops reading this long after the document's workflow started, leaving join, analyze and "
+        "record their time; the pages left unread make it `partial`",
     )
     max_ocr_pages: int = _setting(
         300, "the most pages of a PDF read by OCR; past it, pages without a text layer stay empty and it is `partial`"
+    )
+    webhook_loopback: int = _setting(
+        0, "1 lets webhooks target http://127.0.0.1 and localhost: `docflow serve` sets it, a deployment never does"
     )
     ocr_languages: str = _setting(
         "deu+fra+spa+ita+por+nld+eng",

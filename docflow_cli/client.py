@@ -78,6 +78,15 @@ class ApiClient:
     def cancel_batch(self, batch_id: str) -> dict[str, Any]:
         return self.call("DELETE", f"/batches/{batch_id}")
 
+    def add_webhook(self, url: str, events: list[str] | None = None) -> dict[str, Any]:
+        return self.call("POST", "/webhooks", {"url": url, **({"events": events} if events else {})})
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        return self.call("GET", "/webhooks")["webhooks"]
+
+    def remove_webhook(self, webhook_id: str) -> None:
+        self.call("DELETE", f"/webhooks/{webhook_id}")
+
     def wait(
         self,
         read: Callable[[], dict[str, Any]],

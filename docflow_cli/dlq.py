@@ -1,25 +1,37 @@
-"""`docflow dlq`: the upload events that ingest gave up on, and their replay.
+"""`docflow dlq`: the messages docflow gave up on, and their replay.
 
-A message lands in the dead-letter queue after the ingest queue's max receive count (the
-ingest function kept failing on it: a bug, an outage). Once the cause is fixed, redrive
-moves every message back to the queue it came from, which SQS names for us, so each
-upload's workflow is started; ingest's deterministic execution names keep the ones that
-did start from starting twice."""
+Two dead-letter queues hold them: `uploads`, the upload events ingest kept failing on (a
+bug, an outage), and `webhooks`, the deliveries no target took in 24 attempts over 24
+hours. Once the cause is fixed, redrive moves every message back to the queue it came from,
+which SQS names for us: each upload's workflow is started (ingest's deterministic
+execution names keep the ones that did start from starting twice), each delivery gets its
+24 attempts again, with its webhook-id unchanged."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+# Each dead-letter queue by the name `docflow dlq --queue` gives it: its stack output, and
+# the function whose queue it serves (the local cloud names it docflow-<function>-dlq).
+DEAD_LETTER_QUEUES = {"uploads": ("DeadLetterQueueUrl", "ingest"), "webhooks": ("WebhookDeadLetterQueueUrl", "deliver")}
 
-def dead_letter_queue_url(sqs: Any, cloudformation: Any | None, stack: str | None) -> str:
-    """The stack's DeadLetterQueueUrl output on AWS; the local cloud's queue otherwise."""
+
+def dead_letter_queue_url(sqs: Any, cloudformation: Any | None, stack: str | None, queue: str = "uploads") -> str:
+    """The stack's output for the queue on AWS; the local cloud's queue otherwise."""
+    output, function = DEAD_LETTER_QUEUES[queue]
     if stack:
         assert cloudformation is not None, "a stack is read with CloudFormation"
         (described,) = cloudformation.describe_stacks(StackName=stack)["Stacks"]
-        outputs = {output["OutputKey"]: output["OutputValue"] for output in described.get("Outputs", [])}
-        return outputs["DeadLetterQueueUrl"]
-    return sqs.get_queue_url(QueueName="docflow-ingest-dlq")["QueueUrl"]
+        outputs = {found["OutputKey"]: found["OutputValue"] for found in described.get("Outputs", [])}
+        return outputs[output]
+    return sqs.get_queue_url(QueueName=f"docflow-{function}-dlq")["QueueUrl"]
+
+
+def peek(sqs: Any, queue_url: str, limit: int = 10) -> list[str]:
+    """Up to `limit` messages' bodies, left in the queue (visible again at once)."""
+    answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=min(limit, 10), VisibilityTimeout=0)
+    return [message["Body"] for message in answer.get("Messages", [])]
 
 
 def count(sqs: Any, queue_url: str) -> int:

@@ -15,9 +15,11 @@ import time
 from pathlib import Path
 
 from docflow.jobs import JOBS
+from docflow.notifications import WEBHOOK_TYPES
 from docflow.statuses import TERMINAL_BATCH_STATUSES, TERMINAL_STATUSES
 from docflow_cli.batch import BatchFailed, InputFile, submit_batch, wait_for_batch
 from docflow_cli.client import ApiClient, ApiError
+from docflow_cli.dlq import DEAD_LETTER_QUEUES
 from docflow_cli.output import summary_table, write_outputs
 from docflow_cli.progress import ProgressBar
 
@@ -203,19 +205,37 @@ def retry(arguments: argparse.Namespace) -> int:
 def dlq(arguments: argparse.Namespace) -> int:
     import boto3
 
-    from docflow_cli.dlq import count, dead_letter_queue_url, redrive
+    from docflow_cli.dlq import count, dead_letter_queue_url, peek, redrive
 
     local = {"endpoint_url": arguments.endpoint, "region_name": "us-east-1", "aws_access_key_id": "local",
              "aws_secret_access_key": "local"} if arguments.endpoint else {}  # fmt: skip
     sqs = boto3.client("sqs", **local)
     queue = dead_letter_queue_url(
-        sqs, None if local else boto3.client("cloudformation"), None if local else arguments.stack
+        sqs, None if local else boto3.client("cloudformation"), None if local else arguments.stack, arguments.queue
     )
     if arguments.dlq_command == "count":
         print(count(sqs, queue))
-        return EXIT_OK
-    moved = redrive(sqs, queue)
-    print(f"{moved} message(s) moved back to the ingest queue")
+    elif arguments.dlq_command == "show":
+        for body in peek(sqs, queue):
+            print(body)
+    else:
+        moved = redrive(sqs, queue)
+        print(f"{moved} message(s) moved back to the {DEAD_LETTER_QUEUES[arguments.queue][1]} queue")
+    return EXIT_OK
+
+
+def webhooks(arguments: argparse.Namespace) -> int:
+    client = ApiClient.from_environment(arguments.api, arguments.token)
+    if arguments.webhooks_command == "add":
+        created = client.add_webhook(arguments.url, arguments.events)
+        print(json.dumps(created, indent=2))
+        print("docflow: keep the secret: it signs every delivery and is not shown again", file=sys.stderr)
+    elif arguments.webhooks_command == "list":
+        for webhook in client.webhooks():
+            print(f"{webhook['webhook_id']}  {webhook['url']}  {','.join(webhook['events'])}")
+    else:
+        client.remove_webhook(arguments.webhook_id)
+        print(f"{arguments.webhook_id}  removed")
     return EXIT_OK
 
 
@@ -348,12 +368,38 @@ def build_parser() -> argparse.ArgumentParser:
     retry_parser.add_argument("id", metavar="ID", help="a document id or a batch id")
     retry_parser.set_defaults(handler=retry)
 
-    dlq_parser = commands.add_parser("dlq", help="the ingest dead-letter queue: count or redrive its messages")
-    dlq_parser.add_argument("dlq_command", choices=["count", "redrive"], metavar="count|redrive")
+    dlq_parser = commands.add_parser(
+        "dlq", help="the dead-letter queues (uploads, webhook deliveries): count, show or redrive their messages"
+    )
+    dlq_parser.add_argument("dlq_command", choices=["count", "show", "redrive"], metavar="count|show|redrive")
+    dlq_parser.add_argument(
+        "--queue", choices=sorted(DEAD_LETTER_QUEUES), default="uploads",
+        help="uploads: the upload events ingest gave up on (the default); webhooks: deliveries out of attempts",
+    )  # fmt: skip
     where = dlq_parser.add_mutually_exclusive_group()
     where.add_argument("--stack", default="Docflow", help="the deployed stack whose queue it is (default: Docflow)")
     where.add_argument("--endpoint", metavar="URL", help="the local cloud of a running `docflow serve` (its AWS line)")
     dlq_parser.set_defaults(handler=dlq)
+
+    webhooks_parser = commands.add_parser(
+        "webhooks", help="the URLs your documents' and batches' events are posted to",
+        epilog="example: docflow webhooks add https://example.com/hooks --events document.failed batch.completed",
+    )  # fmt: skip
+    webhooks_commands = webhooks_parser.add_subparsers(dest="webhooks_command", required=True, metavar="COMMAND")
+    add_parser = webhooks_commands.add_parser(
+        "add", parents=[client_options], help="register a URL; prints its id and the secret that signs deliveries"
+    )
+    add_parser.add_argument(
+        "url", metavar="URL", help="https on a public address (docflow serve: also http://127.0.0.1)"
+    )
+    add_parser.add_argument(
+        "--events", nargs="+", choices=WEBHOOK_TYPES, metavar="EVENT",
+        help=f"the events to post (default: all): {', '.join(WEBHOOK_TYPES)}",
+    )  # fmt: skip
+    webhooks_commands.add_parser("list", parents=[client_options], help="your webhooks")
+    remove_parser = webhooks_commands.add_parser("remove", parents=[client_options], help="remove a webhook")
+    remove_parser.add_argument("webhook_id", metavar="ID")
+    webhooks_parser.set_defaults(handler=webhooks)
 
     cancel_parser = commands.add_parser("cancel", parents=[client_options], help="cancel a running batch")
     cancel_parser.add_argument("batch_id", metavar="BATCH_ID")

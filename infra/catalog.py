@@ -17,13 +17,23 @@ STATEMACHINE_DIR = REPO_ROOT / "statemachine"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
 
 
+QUEUE_FEEDS = ("uploads", "events", "functions")
+
+
 @dataclass(frozen=True)
 class QueueSpec:
-    """The SQS queue a function consumes, with its dead-letter queue."""
+    """The SQS queue a function consumes, with its dead-letter queue, and what feeds it:
+    S3's upload events (a rule on the default bus), docflow's own events (a rule on its
+    bus), or other functions (DOCFLOW_<NAME>_QUEUE_URL in their environment)."""
 
+    fed_by: str
     batch_size: int
     visibility_timeout_seconds: int
     max_receive_count: int
+
+    def __post_init__(self) -> None:
+        if self.fed_by not in QUEUE_FEEDS:
+            raise ValueError(f"a queue is fed by one of {', '.join(QUEUE_FEEDS)}, not {self.fed_by!r}")
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,11 @@ class FunctionSpec:
     def arn_placeholder(self) -> str:
         """The name the state machines use for this function's ARN: ${DetectFunctionArn}."""
         return f"{self.name.capitalize()}FunctionArn"
+
+    @property
+    def queue_placeholder(self) -> str:
+        """The name environments use for the URL of the queue this function consumes."""
+        return f"{self.name.capitalize()}QueueUrl"
 
 
 def deployed_name(name: str) -> str:
@@ -93,14 +108,23 @@ def load_catalog(path: Path = CATALOG_PATH) -> list[FunctionSpec]:
     return specs
 
 
-def resource_values(bucket: str, table: str, workflow_arns: Mapping[str, str]) -> dict[str, str]:
+def resource_values(
+    bucket: str,
+    table: str,
+    workflow_arns: Mapping[str, str],
+    event_bus: str = "",
+    queue_urls: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """The ${Name} values of the deployed resources that the catalog's environments and the
     state machines name, however they were deployed (CDK, the local cloud, a test):
-    DocumentsBucket, RecordsTable and <Name>WorkflowArn for each state machine."""
+    DocumentsBucket, RecordsTable, <Name>WorkflowArn for each state machine, EventBus and
+    <Name>QueueUrl for each function's queue."""
     return {
         "DocumentsBucket": bucket,
         "RecordsTable": table,
+        "EventBus": event_bus,
         **{f"{name.capitalize()}WorkflowArn": arn for name, arn in workflow_arns.items()},
+        **{f"{name.capitalize()}QueueUrl": url for name, url in (queue_urls or {}).items()},
     }
 
 

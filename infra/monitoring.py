@@ -77,6 +77,22 @@ class Monitoring(Construct):
             "uploads are waiting in the dead-letter queue: see `docflow dlq redrive`",
         )
         self._alarm(
+            "WebhookDeadLetters",
+            pipeline.dead_letters["deliver"].metric_approximate_number_of_messages_visible(
+                period=FIVE_MINUTES, statistic="Maximum"
+            ),
+            1,
+            "webhook deliveries ran out of attempts (24 hours): see `docflow dlq count --queue webhooks`",
+        )
+        self._alarm(
+            "NotifyDeadLetters",
+            pipeline.dead_letters["notify"].metric_approximate_number_of_messages_visible(
+                period=FIVE_MINUTES, statistic="Maximum"
+            ),
+            1,
+            "events could not be turned into webhook deliveries: see the notify function's log",
+        )
+        self._alarm(
             "OldUploads",
             queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES, statistic="Maximum"),
             600,
@@ -142,6 +158,25 @@ class Monitoring(Construct):
             cloudwatch.GraphWidget(
                 title="dead-letter queue depth",
                 left=[dead_letters.metric_approximate_number_of_messages_visible()],
+                width=12,
+            ),
+        )
+        deliver = service_name(pipeline.specs["deliver"])
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="webhook deliveries: taken, not taken (retried), dropped",
+                left=[
+                    cloudwatch.Metric(
+                        namespace=NAMESPACE, metric_name=metric, dimensions_map={"service": deliver}, statistic="Sum"
+                    )
+                    for metric in ("WebhookDeliveries", "WebhookDeliveriesFailed", "WebhookDeliveriesDropped")
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="webhook deliveries: waiting, and out of attempts",
+                left=[pipeline.queues["deliver"].metric_approximate_number_of_messages_visible()],
+                right=[pipeline.dead_letters["deliver"].metric_approximate_number_of_messages_visible()],
                 width=12,
             ),
         )

@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from aws_cdk import ArnFormat, AssetHashType, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -40,6 +42,9 @@ _NO_DLQ_REASONS = {
     "detect": _SYNCHRONOUS, "extract": _SYNCHRONOUS, "ocr": _SYNCHRONOUS, "join": _SYNCHRONOUS,
     "thumbnail": _SYNCHRONOUS, "analyze": _SYNCHRONOUS, "record": _SYNCHRONOUS, "report": _SYNCHRONOUS,
     "ingest": "Invoked by its SQS event source: failed messages return to the queue and go to its dead-letter queue.",
+    "notify": "Invoked by its SQS event source: failed messages return to the queue and go to its dead-letter queue.",
+    "deliver": "Invoked by its SQS event source: a delivery not taken returns after its retry delay, and after its "
+               "last attempt goes to the queue's dead-letter queue.",
     "api": "Invoked synchronously by API Gateway, which answers the caller with the error.",
     "jobs": "Invoked by EventBridge schedules whose targets retry and keep undelivered events in a dead-letter "
             "queue; a failed health check raises an alarm.",
@@ -67,12 +72,45 @@ class Pipeline(Construct):
             )
             for name, machine_name in self.state_machine_names.items()
         }
-        self.resources = resource_values(storage.bucket.bucket_name, storage.table.table_name, self.state_machine_arns)
+        # docflow's own bus, where documents and batches that end are announced.
+        self.event_bus = events.EventBus(self, "Events", event_bus_name=f"{stack.stack_name}-events")
+        self.queues: dict[str, sqs.Queue] = {}
+        self.dead_letters: dict[str, sqs.Queue] = {}
+        for spec in self.specs.values():
+            if spec.queue is not None:
+                self.queues[spec.name], self.dead_letters[spec.name] = self._queue(spec)
+        bus, queue_urls = self.event_bus.event_bus_name, {name: queue.queue_url for name, queue in self.queues.items()}
+        self.resources = resource_values(
+            storage.bucket.bucket_name, storage.table.table_name, self.state_machine_arns, bus, queue_urls
+        )
         self.functions = {name: self._function(spec) for name, spec in self.specs.items()}
         self.state_machines = {
             name: self._state_machine(name, path.read_text()) for name, path in state_machine_files().items()
         }
         self._grant_functions()
+
+    # -- queues -------------------------------------------------------------------------------
+
+    def _queue(self, spec: FunctionSpec) -> tuple[sqs.Queue, sqs.Queue]:
+        """The queue a function consumes and its dead-letter queue, as the catalog gives them;
+        what feeds it is wired by infra/event_sources.py."""
+        assert spec.queue is not None
+        name = spec.name.capitalize()
+        dead_letters = sqs.Queue(
+            self, f"{name}DeadLetters", retention_period=Duration.days(14),
+            encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
+        )  # fmt: skip
+        queue = sqs.Queue(
+            self,
+            f"{name}Queue",
+            visibility_timeout=Duration.seconds(spec.queue.visibility_timeout_seconds),
+            retention_period=Duration.days(4),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letters, max_receive_count=spec.queue.max_receive_count),
+        )
+        acknowledge(dead_letters, "Serverless-SQSRedrivePolicy", "This is a dead-letter queue; it has none of its own.")
+        return queue, dead_letters
 
     # -- functions ----------------------------------------------------------------------------
 
@@ -110,6 +148,7 @@ class Pipeline(Construct):
         index = f"{table.table_arn}/index/*"
         document_workflow, batch_workflow = self.state_machine_arns["document"], self.state_machine_arns["batch"]
         batch_executions = _executions_of(self, self.state_machine_names["batch"])
+        announce = _allow(["events:PutEvents"], self.event_bus.event_bus_arn)
         grants: dict[str, list[iam.PolicyStatement]] = {
             # A document is an API upload (uploads/) or a file of a batch sent straight in (inputs/).
             "detect": [_allow(["s3:GetObject"], *sources)],
@@ -125,11 +164,24 @@ class Pipeline(Construct):
             "record": [
                 _allow(["s3:PutObject"], objects("documents/*")),
                 _allow(["dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"], table.table_arn),
+                announce,
             ],
             "report": [
                 _allow(["s3:GetObject"], objects("documents/*"), objects("batches/*")),
                 _allow(["s3:PutObject"], objects("batches/*")),
-                _allow(["dynamodb:UpdateItem"], table.table_arn),
+                _allow(["dynamodb:UpdateItem", "dynamodb:GetItem"], table.table_arn),
+                announce,
+            ],
+            # The owner's webhooks, and what GET /documents or /batches answers (presigned URLs).
+            "notify": [
+                _allow(["dynamodb:GetItem"], table.table_arn),
+                _allow(["dynamodb:Query"], index),
+                _allow(["s3:GetObject"], objects("documents/*"), objects("batches/*")),
+                _allow(["sqs:SendMessage"], self.queues["deliver"].queue_arn),
+            ],
+            "deliver": [
+                _allow(["dynamodb:GetItem"], table.table_arn),
+                _allow(["sqs:ChangeMessageVisibility"], self.queues["deliver"].queue_arn),
             ],
             "ingest": [
                 _allow(["dynamodb:GetItem", "dynamodb:UpdateItem"], table.table_arn),
@@ -140,12 +192,19 @@ class Pipeline(Construct):
                 _allow(["s3:PutObject"], objects("uploads/*"), objects("batches/*")),
                 _allow(["s3:GetObject"], objects("documents/*"), objects("batches/*")),
                 _allow(
-                    ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem"],
+                    [
+                        "dynamodb:GetItem",
+                        "dynamodb:PutItem",
+                        "dynamodb:UpdateItem",
+                        "dynamodb:BatchGetItem",
+                        "dynamodb:DeleteItem",
+                    ],
                     table.table_arn,
                 ),
                 _allow(["dynamodb:Query"], index),
                 _allow(["states:StartExecution"], document_workflow, batch_workflow),
                 _allow(["states:DescribeExecution", "states:StopExecution"], batch_executions),
+                announce,
             ],
             "jobs": [
                 _allow(["s3:ListBucket"], bucket.bucket_arn),
@@ -163,6 +222,7 @@ class Pipeline(Construct):
                     ],
                     table.table_arn,
                 ),
+                announce,
             ],
         }
         missing = set(self.functions) - set(grants)

@@ -37,6 +37,10 @@ class DocflowStack(Stack):
         CfnOutput(self, "DocumentsBucketName", value=self.storage.bucket.bucket_name)
         CfnOutput(self, "RecordsTableName", value=self.storage.table.table_name)
         CfnOutput(self, "DeadLetterQueueUrl", value=self.ingestion.dead_letters.queue_url)
+        CfnOutput(self, "WebhookDeadLetterQueueUrl", value=self.pipeline.dead_letters["deliver"].queue_url)
+        CfnOutput(
+            self, "EventBusName", value=self.pipeline.event_bus.event_bus_name, description="add rules of your own here"
+        )
         for name, machine in self.pipeline.state_machines.items():
             CfnOutput(self, f"{name.capitalize()}WorkflowArn", value=machine.state_machine_arn)
 

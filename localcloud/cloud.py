@@ -26,6 +26,7 @@ from moto.core.models import patch_client
 
 from docflow.dynamodb_records import create_table
 from docflow.ingestion import upload_event_pattern
+from docflow.notifications import EVENT_PATTERN
 from infra.catalog import (
     FunctionSpec,
     deployed_name,
@@ -57,6 +58,14 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+# The settings the local cloud gives its functions in place of the catalog's, and why; the
+# only ones (tests/test_infra.py checks the rest agree with the deployed stack's).
+LOCAL_SETTINGS = {
+    # Webhooks may target this machine, so that a receiver of one's own gets them here.
+    "DOCFLOW_WEBHOOK_LOOPBACK": "1",
+}
+
+
 class LocalCloud:
     """Starts moto on 127.0.0.1, deploys docflow into it, and stops it all on exit.
 
@@ -79,7 +88,9 @@ class LocalCloud:
         self.pools: dict[str, FunctionPool] = {}
         self.faults = InjectedFaults()
         self.queues: dict[str, str] = {}  # function name -> URL of the queue it consumes
+        self.queue_arns: dict[str, str] = {}
         self.dead_letter_queues: dict[str, str] = {}
+        self.event_bus = deployed_name("events")
         self.pollers: list[QueuePoller] = []
         self.s3_gateway: S3Gateway | None = None
         self._zygote: Zygote | None = None
@@ -185,6 +196,8 @@ class LocalCloud:
         role = self._client("iam", over_http=False).create_role(
             RoleName="docflow-local", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
         )["Role"]["Arn"]
+        self._create_queues()
+        self._client("events", over_http=False).create_event_bus(Name=self.event_bus)
         self._register_functions(role)
         self._deploy_state_machines(role)
         self._start_workers()
@@ -198,7 +211,7 @@ class LocalCloud:
         self._deploy_event_sources()
 
     def _resource_values(self) -> dict[str, str]:
-        values = resource_values(self.bucket, self.table, self.state_machines)
+        values = resource_values(self.bucket, self.table, self.state_machines, self.event_bus, self.queues)
         values.update({self.functions[name].arn_placeholder: arn for name, arn in self.function_arns.items()})
         return values
 
@@ -236,10 +249,9 @@ class LocalCloud:
         for pool in self.pools.values():
             threading.Thread(target=pool.warm, daemon=True).start()
 
-    def _deploy_event_sources(self) -> None:
-        """S3 events -> EventBridge rule -> SQS queue (with its dead-letter queue) -> function,
-        for each function the catalog gives a queue."""
-        sqs, events = self._client("sqs", over_http=False), self._client("events", over_http=False)
+    def _create_queues(self) -> None:
+        """The SQS queue (with its dead-letter queue) of each function the catalog gives one."""
+        sqs = self._client("sqs", over_http=False)
         for spec in self.functions.values():
             if spec.queue is None:
                 continue
@@ -255,12 +267,24 @@ class LocalCloud:
                 },
             )["QueueUrl"]
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            events.put_rule(Name=f"{name}-uploads", EventPattern=json.dumps(upload_event_pattern(self.bucket)))
-            events.put_targets(Rule=f"{name}-uploads", Targets=[{"Id": "queue", "Arn": arn}])
-            self.queues[spec.name], self.dead_letter_queues[spec.name] = url, dlq_url
-            poller = QueuePoller(
-                sqs, url, arn, spec.queue.batch_size, functools.partial(self.invoke, spec.name), REGION
-            )
+            self.queues[spec.name], self.queue_arns[spec.name], self.dead_letter_queues[spec.name] = url, arn, dlq_url
+
+    def _deploy_event_sources(self) -> None:
+        """What feeds each queue (S3's upload events through a rule on the default bus,
+        docflow's own events through a rule on its bus, or other functions), and a poller
+        handing its messages to its function."""
+        sqs, events = self._client("sqs", over_http=False), self._client("events", over_http=False)
+        for name, url in self.queues.items():
+            spec, arn = self.functions[name], self.queue_arns[name]
+            assert spec.queue is not None
+            rule = f"{deployed_name(name)}-{spec.queue.fed_by}"
+            if spec.queue.fed_by == "uploads":
+                events.put_rule(Name=rule, EventPattern=json.dumps(upload_event_pattern(self.bucket)))
+                events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": arn}])
+            elif spec.queue.fed_by == "events":
+                events.put_rule(Name=rule, EventBusName=self.event_bus, EventPattern=json.dumps(EVENT_PATTERN))
+                events.put_targets(Rule=rule, EventBusName=self.event_bus, Targets=[{"Id": "queue", "Arn": arn}])
+            poller = QueuePoller(sqs, url, arn, spec.queue.batch_size, functools.partial(self.invoke, name), REGION)
             poller.start()
             self.pollers.append(poller)
 
@@ -285,6 +309,7 @@ class LocalCloud:
             POWERTOOLS_SERVICE_NAME=service_name(spec),
             POWERTOOLS_TRACE_DISABLED="true",  # no X-Ray daemon here
         )
+        environment.update({key: value for key, value in LOCAL_SETTINGS.items() if key in environment})
         if self.s3_gateway is not None:
             # S3 is the gateway for every function, as for clients: it checks presigned
             # uploads, hands out URLs clients can reach, and can inject S3's own failures.

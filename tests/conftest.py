@@ -17,6 +17,8 @@ os.environ.update(
     POWERTOOLS_SERVICE_NAME="docflow-tests",
     DOCFLOW_BUCKET="docflow-test-documents",
     DOCFLOW_TABLE="docflow-test-records",
+    DOCFLOW_EVENT_BUS="docflow-test-events",
+    DOCFLOW_DELIVERIES_QUEUE_URL="https://sqs.us-east-1.amazonaws.com/123456789012/docflow-test-deliveries",
 )
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")  # the CDK tests run on Node 20
 os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -42,7 +44,46 @@ def aws():
             boto3.DEFAULT_SESSION.made_under_moto = True
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=os.environ["DOCFLOW_BUCKET"])
         create_table(boto3.client("dynamodb", region_name="us-east-1"), os.environ["DOCFLOW_TABLE"])
+        boto3.client("events", region_name="us-east-1").create_event_bus(Name=os.environ["DOCFLOW_EVENT_BUS"])
+        boto3.client("sqs", region_name="us-east-1").create_queue(QueueName="docflow-test-deliveries")
         yield
+
+
+@pytest.fixture
+def event_publisher(aws):
+    """A real EventBridgePublisher on moto's EventBridge, putting on the test's bus."""
+    import boto3
+
+    from docflow.notifications import EventBridgePublisher
+
+    return EventBridgePublisher(os.environ["DOCFLOW_EVENT_BUS"], boto3.client("events", region_name="us-east-1"))
+
+
+@pytest.fixture
+def published(aws):
+    """What docflow puts on its bus during the test, as EventBridge delivers it to a rule's
+    target: call it for the events so far, each {"detail-type", "detail", ...}."""
+    import json
+
+    import boto3
+
+    from docflow.notifications import EVENT_PATTERN
+
+    sqs, events = boto3.client("sqs", region_name="us-east-1"), boto3.client("events", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="docflow-test-published")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bus = os.environ["DOCFLOW_EVENT_BUS"]
+    events.put_rule(Name="all", EventBusName=bus, EventPattern=json.dumps(EVENT_PATTERN))
+    events.put_targets(Rule="all", EventBusName=bus, Targets=[{"Id": "capture", "Arn": arn}])
+    seen: list[dict] = []
+
+    def read() -> list[dict]:
+        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            seen.extend(json.loads(message["Body"]) for message in messages)
+            sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in messages])
+        return seen
+
+    return read
 
 
 @pytest.fixture

@@ -33,7 +33,10 @@ def load_deployed_handler(name: str, monkeypatch, workflow_arns: dict[str, str])
     Loaded once per environment and kept (a load takes a quarter of a second, mostly its
     boto3 clients): moto's state is new for every test, and the clients the module made
     reach whichever moto mock is active, so a kept handler sees only the test's own state."""
-    resources = resource_values(os.environ["DOCFLOW_BUCKET"], os.environ["DOCFLOW_TABLE"], workflow_arns)
+    resources = resource_values(
+        os.environ["DOCFLOW_BUCKET"], os.environ["DOCFLOW_TABLE"], workflow_arns, os.environ["DOCFLOW_EVENT_BUS"],
+        {"deliver": os.environ["DOCFLOW_DELIVERIES_QUEUE_URL"]},
+    )
     (spec,) = [spec for spec in load_catalog() if spec.name == name]
     for variable, value in spec.environment.items():
         monkeypatch.setenv(variable, substitute(value, resources))

@@ -56,6 +56,7 @@ def moto_endpoint():
     session = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
     boto3.client("s3", **session).create_bucket(Bucket=BUCKET)
     create_table(boto3.client("dynamodb", **session), TABLE)
+    boto3.client("events", **session).create_event_bus(Name="docflow-events")
     yield endpoint, boto3.client("s3", **session)
     server.stop()
 
@@ -89,6 +90,8 @@ def run_from_bundle(name: str, event: dict, runtime_sdk: Path, endpoint: str, tm
         "RecordsTable": TABLE,
         "DocumentWorkflowArn": "arn:aws:states:us-east-1:123456789012:stateMachine:docflow-document",
         "BatchWorkflowArn": "arn:aws:states:us-east-1:123456789012:stateMachine:docflow-batch",
+        "EventBus": "docflow-events",
+        **{spec.queue_placeholder: f"{endpoint}/123456789012/docflow-{spec.name}" for spec in SPECS.values() if spec.queue},
     }
     environment = {  # the function's own, as deployed, and what Lambda adds
         **{variable: substitute(value, resources) for variable, value in SPECS[name].environment.items()},
@@ -183,6 +186,22 @@ def test_api_and_ingest_run_from_their_bundles(runtime_sdk, moto_endpoint, tmp_p
     assert ingested["result"] == {"batchItemFailures": []}  # no record: not docflow's upload, and not a failure
 
 
+def test_notify_and_deliver_run_from_their_bundles(runtime_sdk, moto_endpoint, tmp_path):
+    endpoint, _ = moto_endpoint
+    event = {"id": "e1", "time": "2026-11-30T12:00:00Z", "detail-type": "Document Succeeded", "source": "docflow",
+             "detail": {"document_id": "d9", "owner": None}}  # fmt: skip
+    delivery = {"delivery_id": "msg_1", "webhook_id": "gone", "type": "document.succeeded", "timestamp": "t", "data": {}}
+    for name, body in (("notify", event), ("deliver", delivery)):
+        message = {"messageId": "m1", "receiptHandle": "r", "body": json.dumps(body), "md5OfBody": "0",
+                   "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1", "SenderId": "s",
+                                  "ApproximateFirstReceiveTimestamp": "1"},
+                   "messageAttributes": {}, "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:1:q",
+                   "awsRegion": "us-east-1"}  # fmt: skip
+        # Nobody to notify, and a delivery whose webhook is gone: both handled, nothing failed.
+        answer = run_from_bundle(name, {"Records": [message]}, runtime_sdk, endpoint, tmp_path)
+        assert answer["result"] == {"batchItemFailures": []}, name
+
+
 def test_jobs_runs_from_its_bundle(runtime_sdk, moto_endpoint, tmp_path):
     endpoint, s3 = moto_endpoint
     report = run_from_bundle("jobs", {"job": "usage-report"}, runtime_sdk, endpoint, tmp_path)["result"]
@@ -191,7 +210,8 @@ def test_jobs_runs_from_its_bundle(runtime_sdk, moto_endpoint, tmp_path):
 
 
 def test_every_catalog_function_is_covered_here():
-    tested = {"detect", "extract", "ocr", "join", "analyze", "thumbnail", "record", "report", "api", "ingest", "jobs"}
+    tested = {"detect", "extract", "ocr", "join", "analyze", "thumbnail", "record", "report", "api", "ingest", "jobs",
+              "notify", "deliver"}  # fmt: skip
     assert set(SPECS) == tested, "a new function needs its bundle tested here"
 
 

@@ -28,25 +28,28 @@ def add_document(record_store, s3_store, document_id: str, status: str = "pendin
     s3_store.put(keys.text_key(document_id), b"text", "text/plain")
 
 
-def test_cleanup_expires_documents_past_retention_with_their_files(record_store, s3_store):
+def test_cleanup_expires_documents_past_retention_with_their_files(record_store, s3_store, event_publisher):
     add_document(record_store, s3_store, "old", expires=NOW - timedelta(seconds=1))
     add_document(record_store, s3_store, "young")
-    assert cleanup(record_store, s3_store, NOW) == {"expired": 1, "stuck_failed": 0}
+    assert cleanup(record_store, s3_store, event_publisher, NOW) == {"expired": 1, "stuck_failed": 0}
     assert record_store.get_document("old") is None and record_store.get_document("young") is not None
     listed = s3_store.client.list_objects_v2(Bucket=s3_store.bucket)["Contents"]
     assert sorted(item["Key"] for item in listed) == [keys.text_key("young"), keys.upload_key("young", "a.pdf")]
 
 
-def test_cleanup_fails_documents_stuck_in_processing_with_timeout(record_store, s3_store):
+def test_cleanup_fails_documents_stuck_in_processing_with_timeout(record_store, s3_store, event_publisher, published):
     add_document(record_store, s3_store, "stuck", "processing", updated=NOW - STUCK_AFTER - timedelta(minutes=1))
     add_document(record_store, s3_store, "busy", "processing", updated=NOW - timedelta(minutes=5))
-    assert cleanup(record_store, s3_store, NOW) == {"expired": 0, "stuck_failed": 1}
+    assert cleanup(record_store, s3_store, event_publisher, NOW) == {"expired": 0, "stuck_failed": 1}
     stuck = record_store.get_document("stuck")
     assert stuck.status == "failed" and stuck.error["code"] == "timeout"
     assert record_store.get_document("busy").status == "processing"
     # The same result model as the record step's: every field, null where nothing was found.
     assert set(stuck.result) == set(DocumentResult.__annotations__)
     assert stuck.result["filename"] == "a.pdf" and stuck.result["kind"] is None
+    (event,) = published()  # announced as the record step announces an outcome
+    assert event["detail-type"] == "Document Failed"
+    assert (event["detail"]["document_id"], event["detail"]["error"]["code"]) == ("stuck", "timeout")
 
 
 def test_usage_report_counts_by_status_kind_and_error(record_store, s3_store):

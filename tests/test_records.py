@@ -301,7 +301,7 @@ def test_start_processing_clears_the_previous_runs_error(record_store):
 
 def test_record_result_stores_a_failure_with_its_error(record_store):
     record_store.create_document(document("d1", status="processing"))
-    assert record_store.record_result("d1", FAILED_RESULT, at(5)) is True
+    assert record_store.record_result("d1", FAILED_RESULT, at(5)) == "alice"
     found = record_store.get_document("d1")
     assert found.status == "failed"
     assert found.result == FAILED_RESULT
@@ -312,53 +312,53 @@ def test_record_result_stores_a_failure_with_its_error(record_store):
 def test_record_result_of_a_success_removes_an_earlier_error(record_store):
     record_store.create_document(document("d1", status="processing"))
     record_store.record_result("d1", FAILED_RESULT, at(5))
-    assert record_store.record_result("d1", RESULT, at(9)) is True
+    assert record_store.record_result("d1", RESULT, at(9)) == "alice"
     found = record_store.get_document("d1")
     assert (found.status, found.result, found.error, found.updated_at) == ("succeeded", RESULT, None, at(9))
 
 
 def test_record_result_for_a_missing_document_is_false_and_writes_nothing(record_store):
-    assert record_store.record_result("ghost", RESULT, at(0)) is False
+    assert record_store.record_result("ghost", RESULT, at(0)) is None
     assert record_store.get_document("ghost") is None
 
 
 # -- batch progress through track_outcome ---------------------------------------------------------
 
 
-def test_track_outcome_counts_a_document_once_even_when_recorded_twice(record_store):
+def test_track_outcome_counts_a_document_once_even_when_recorded_twice(record_store, event_publisher):
     record_store.create_batch(batch("b1", total=3))
     record_store.create_document(document("d1", status="processing"))
     outcome = outcome_of("d1")
 
-    track_outcome(record_store, {"document_id": "d1", "batch_id": "b1"}, outcome)
-    track_outcome(record_store, {"document_id": "d1", "batch_id": "b1"}, outcome)  # a retried step
+    track_outcome(record_store, event_publisher, {"document_id": "d1", "batch_id": "b1"}, outcome)
+    track_outcome(record_store, event_publisher, {"document_id": "d1", "batch_id": "b1"}, outcome)  # a retried step
 
     progress = record_store.get_batch("b1")
     assert (progress.done, progress.failed) == (1, 0)
     assert record_store.get_document("d1").status == "succeeded"
 
 
-def test_track_outcome_counts_failures_separately(record_store):
+def test_track_outcome_counts_failures_separately(record_store, event_publisher):
     record_store.create_batch(batch("b1", total=3))
     for document_id, failed in (("d1", False), ("d2", True), ("d3", True)):
         record_store.create_document(document(document_id, status="processing"))
-        track_outcome(record_store, {"document_id": document_id, "batch_id": "b1"}, outcome_of(document_id, failed=failed))
+        track_outcome(record_store, event_publisher, {"document_id": document_id, "batch_id": "b1"}, outcome_of(document_id, failed=failed))
     progress = record_store.get_batch("b1")
     assert (progress.total, progress.done, progress.failed) == (3, 3, 2)
     assert record_store.get_document("d2").status == "failed"
 
 
-def test_track_outcome_without_a_batch_record_is_a_no_op(record_store):
+def test_track_outcome_without_a_batch_record_is_a_no_op(record_store, event_publisher):
     record_store.create_document(document("d1", status="processing"))
-    track_outcome(record_store, {"document_id": "d1", "batch_id": "unknown"}, outcome_of("d1"))
+    track_outcome(record_store, event_publisher, {"document_id": "d1", "batch_id": "unknown"}, outcome_of("d1"))
     assert record_store.get_batch("unknown") is None
     # The transaction left no once-per-document mark behind.
     assert not [item for item in table_items() if item["pk"]["S"].startswith("BATCH#")]
     assert record_store.get_document("d1").status == "succeeded"
 
 
-def test_track_outcome_without_any_records_does_not_raise(record_store):
-    track_outcome(record_store, {"document_id": "ghost", "batch_id": "unknown"}, outcome_of("ghost"))
+def test_track_outcome_without_any_records_does_not_raise(record_store, event_publisher):
+    track_outcome(record_store, event_publisher, {"document_id": "ghost", "batch_id": "unknown"}, outcome_of("ghost"))
     assert table_items() == []
 
 
@@ -408,3 +408,26 @@ def test_a_cancelled_batch_stays_cancelled_when_its_report_arrives_late(record_s
 def test_finishing_a_missing_batch_is_false_and_creates_nothing(record_store):
     assert record_store.finish_batch("ghost", "failed", at(0)) is False
     assert record_store.get_batch("ghost") is None
+
+
+def test_track_outcome_announces_the_outcome_with_its_owner_and_batch(record_store, event_publisher, published):
+    import json
+
+    import jsonschema
+
+    from docflow.notifications import SCHEMA_PATH
+
+    record_store.create_batch(batch("b1", total=2))
+    record_store.create_document(document("d1", status="processing"))
+    track_outcome(record_store, event_publisher, {"document_id": "d1", "batch_id": "b1"}, outcome_of("d1", failed=True))
+    track_outcome(record_store, event_publisher, {"document_id": "ghost"}, outcome_of("ghost"))  # uploaded without the API
+    failed, unowned = published()
+    assert failed["source"] == "docflow" and failed["detail-type"] == "Document Failed"
+    assert {key: failed["detail"][key] for key in ("document_id", "owner", "batch_id", "status")} == {
+        "document_id": "d1", "owner": "alice", "batch_id": "b1", "status": "failed"
+    }  # fmt: skip
+    assert failed["detail"]["error"]["code"] and failed["detail"]["keys"]["result"] == "documents/d1/result.json"
+    assert (unowned["detail-type"], unowned["detail"]["owner"]) == ("Document Succeeded", None)
+    schema = json.loads(SCHEMA_PATH.read_text())
+    for event in (failed, unowned):
+        jsonschema.validate(event, schema)

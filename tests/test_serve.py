@@ -419,3 +419,87 @@ def test_retry_reruns_a_failed_document_and_a_batchs_failures(server):
     new_batch = retried.stdout.split()[0]
     ended = wait_until_ended(server, f"/batches/{new_batch}")
     assert ended["progress"]["total"] == 1  # only the failed document
+
+
+# -- webhooks -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    from receiver import Receiver
+
+    running = Receiver()
+    yield running
+    running.close()
+
+
+def add_webhook(server: Server, url: str, token: str = BOB, **extra) -> dict:
+    response = call(server, "POST", "/webhooks", token, json={"url": url, **extra})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def _about(key: str, value: str):
+    return lambda delivery: delivery.payload["data"].get(key) == value
+
+
+def _epoch(timestamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(timestamp).timestamp()
+
+
+def test_a_webhook_gets_each_document_and_batch_that_ends_signed_within_seconds(server, receiver, tmp_path):
+    from docflow.notifications import WEBHOOK_TYPES
+
+    hook = add_webhook(server, receiver.url + "/all")
+    assert hook["secret"].startswith("whsec_") and hook["events"] == list(WEBHOOK_TYPES)
+    listed = call(server, "GET", "/webhooks", BOB).json()["webhooks"]
+    assert [item["webhook_id"] for item in listed] == [hook["webhook_id"]] and "secret" not in listed[0]
+    assert call(server, "GET", "/webhooks", ALICE).json()["webhooks"] == []  # each caller sees their own
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes((EXAMPLES / "annual-report.pdf").read_bytes()[:400])
+    good, bad = upload(server, EXAMPLES / "annual-report.pdf", "application/pdf", BOB), upload(server, broken, "application/pdf", BOB)
+
+    for document_id, kind, status in ((good, "document.succeeded", "succeeded"), (bad, "document.failed", "failed")):
+        ended = wait_until_ended(server, f"/documents/{document_id}", BOB)
+        (delivery,) = receiver.wait_for(_about("document_id", document_id), timeout=10)
+        assert delivery.payload["type"] == kind and delivery.signed_with(hook["secret"])
+        assert delivery.headers["webhook-id"].startswith("msg_") and delivery.headers["content-type"] == "application/json"
+        assert delivery.payload["data"]["status"] == status == ended["status"]
+        assert delivery.at - _epoch(ended["updated_at"]) <= 5, "delivered more than 5 s after the document ended"
+    failed = receiver.wait_for(_about("document_id", bad))[0].payload["data"]
+    assert failed["error"]["code"] == "pdf_corrupt" and failed["error"]["message"]
+
+    started = call(server, "POST", "/batches", BOB, json={"document_ids": [good, bad]}).json()
+    batch = wait_until_ended(server, f"/batches/{started['batch_id']}", BOB)
+    (delivery,) = receiver.wait_for(_about("batch_id", started["batch_id"]), timeout=10)
+    assert delivery.payload["type"] == "batch.completed" and delivery.signed_with(hook["secret"])
+    assert delivery.payload["data"]["progress"] == batch["progress"] == {"total": 2, "done": 2, "failed": 1}
+    assert call(server, "DELETE", f"/webhooks/{hook['webhook_id']}", ALICE).status_code == 404  # not Alice's
+    assert call(server, "DELETE", f"/webhooks/{hook['webhook_id']}", BOB).status_code == 204
+    assert call(server, "GET", "/webhooks", BOB).json()["webhooks"] == []
+
+
+def test_a_delivery_answered_500_twice_comes_a_third_time_with_the_same_webhook_id(server, receiver):
+    receiver.answers["/flaky"] = [500, 500]
+    hook = add_webhook(server, receiver.url + "/flaky", events=["document.succeeded"])
+    document_id = upload(server, EXAMPLES / "incident-review.pdf", "application/pdf", BOB)
+    wait_until_ended(server, f"/documents/{document_id}", BOB)
+    attempts = receiver.wait_for(
+        lambda d: d.headers.get("webhook-id") and _about("document_id", document_id)(d), timeout=30, count=3
+    )
+    call(server, "DELETE", f"/webhooks/{hook['webhook_id']}", BOB)
+    assert len(attempts) == 3
+    assert len({attempt.headers["webhook-id"] for attempt in attempts}) == 1
+    assert all(attempt.signed_with(hook["secret"]) for attempt in attempts)
+    assert attempts[1].at - attempts[0].at >= 1.5 and attempts[2].at - attempts[1].at >= 3  # backing off: 2 s, 4 s
+
+
+@pytest.mark.parametrize("url", [
+    "http://169.254.169.254/latest/meta-data/", "https://169.254.169.254/", "https://10.1.2.3/hooks",
+    "https://192.168.0.10/hooks", "ftp://127.0.0.1/hooks", "https://user:pass@127.0.0.1/hooks",
+])  # fmt: skip
+def test_metadata_private_and_odd_targets_are_refused(server, url):
+    response = call(server, "POST", "/webhooks", BOB, json={"url": url})
+    assert (response.status_code, error_code(response)) == (422, "invalid_request"), response.text

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from datetime import datetime, timedelta, timezone
 from itertools import count
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import boto3
 import pytest
 
 from docflow import keys
+from docflow.notifications import EventBridgePublisher
 from docflow.service import (
     MAX_BATCH_DOCUMENTS,
     Conflict,
@@ -63,6 +66,7 @@ def make_service(record_store, s3_store, workflows, settings: Settings | None = 
         store=s3_store,
         presigner=s3_store,
         workflows=workflows,
+        events=EventBridgePublisher(os.environ["DOCFLOW_EVENT_BUS"], boto3.client("events", region_name="us-east-1")),
         settings=settings or Settings(),
         clock=Clock(),
         new_id=id_sequence(),
@@ -559,3 +563,73 @@ def test_a_running_batch_or_one_without_failures_is_not_retried(service, record_
         service.retry_batch("alice", batch_id)
     with pytest.raises(NotFound):
         service.retry_batch("bob", batch_id)
+
+
+# -- events and webhooks ------------------------------------------------------------------------
+
+
+def test_a_cancelled_batch_is_announced_once_as_the_schema_says(service, record_store, workflows, published):
+    import jsonschema
+
+    from docflow.notifications import SCHEMA_PATH
+
+    batch_id = running_batch(service, record_store)
+    service.cancel_batch("alice", batch_id)
+    with pytest.raises(Conflict):
+        service.cancel_batch("alice", batch_id)  # ended already: nothing more is announced
+    (event,) = published()
+    assert event["detail-type"] == "Batch Cancelled"
+    assert event["detail"] == {
+        "version": "1", "batch_id": batch_id, "owner": "alice", "status": "cancelled",
+        "counts": {"total": 2, "done": 0, "failed": 0},
+        "keys": {"manifest": keys.manifest_key(batch_id), "report": None},
+    }  # fmt: skip
+    jsonschema.validate(event, json.loads(SCHEMA_PATH.read_text()))
+
+
+def test_a_batch_whose_execution_failed_is_announced_failed_when_seen(service, record_store, workflows, published):
+    batch_id = running_batch(service, record_store)
+    workflows.statuses[record_store.get_batch(batch_id).execution_arn] = "FAILED"
+    assert service.get_batch("alice", batch_id)["status"] == "failed"
+    assert [event["detail-type"] for event in published()] == ["Batch Failed"]
+
+
+@pytest.fixture
+def local_service(record_store, s3_store, workflows) -> DocflowService:
+    """The service as docflow serve runs it: webhooks may target loopback."""
+    return make_service(record_store, s3_store, workflows, Settings(webhook_loopback=1))
+
+
+def test_a_webhook_is_added_for_all_events_or_some_and_listed_without_its_secret(local_service):
+    from docflow.notifications import WEBHOOK_TYPES
+
+    service = local_service
+    every = service.add_webhook("alice", "http://127.0.0.1:9/all", None)
+    some = service.add_webhook("alice", "http://localhost:9/some", ["document.failed", "document.failed"])
+    assert every["events"] == list(WEBHOOK_TYPES) and some["events"] == ["document.failed"]
+    assert every["secret"].startswith("whsec_") and every["secret"] != some["secret"]
+    listed = service.list_webhooks("alice")["webhooks"]
+    assert [item["webhook_id"] for item in listed] == [every["webhook_id"], some["webhook_id"]]
+    assert all("secret" not in item for item in listed)
+    assert service.list_webhooks("bob") == {"webhooks": []}
+    with pytest.raises(NotFound):
+        service.remove_webhook("bob", every["webhook_id"])
+    service.remove_webhook("alice", every["webhook_id"])
+    assert [item["webhook_id"] for item in service.list_webhooks("alice")["webhooks"]] == [some["webhook_id"]]
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/", "https://10.0.0.1/x", "http://127.0.0.1/x"])
+def test_a_deployments_service_refuses_metadata_private_and_loopback_targets(record_store, s3_store, workflows, url):
+    deployed = make_service(record_store, s3_store, workflows, Settings(webhook_loopback=0))
+    with pytest.raises(InvalidRequest):
+        deployed.add_webhook("alice", url, None)
+
+
+def test_unknown_event_types_and_too_many_webhooks_are_refused(local_service):
+    service = local_service
+    with pytest.raises(InvalidRequest, match="events must be some of"):
+        service.add_webhook("alice", "http://127.0.0.1:9/x", ["document.exploded"])
+    for number in range(10):
+        service.add_webhook("alice", f"http://127.0.0.1:9/{number}", None)
+    with pytest.raises(Conflict, match="10 webhooks"):
+        service.add_webhook("alice", "http://127.0.0.1:9/eleventh", None)

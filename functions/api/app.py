@@ -27,8 +27,12 @@ from docflow.api_models import (
     Processing,
     UploadCreated,
     UploadRequest,
+    WebhookCreated,
+    WebhookList,
+    WebhookRequest,
 )
 from docflow.dynamodb_records import DynamoRecordStore
+from docflow.notifications import EventBridgePublisher
 from docflow.runtime import logger, metrics, tracer
 from docflow.service import DocflowService, ServiceError
 from docflow.settings import Settings
@@ -41,6 +45,7 @@ service = DocflowService(
     store=store,
     presigner=store,
     workflows=StepFunctionsWorkflows.from_environment(),
+    events=EventBridgePublisher.from_environment(),
     settings=Settings.from_environment(),
 )
 
@@ -144,6 +149,23 @@ def retry_batch(batch_id: str) -> tuple[BatchStarted, int]:
 @app.delete("/batches/<batch_id>")
 def cancel_batch(batch_id: str) -> Batch:
     return Batch.model_validate(service.cancel_batch(caller(), batch_id))
+
+
+@app.post("/webhooks")
+def add_webhook(request: WebhookRequest) -> tuple[WebhookCreated, int]:
+    created = service.add_webhook(caller(), request.url, list(request.events) if request.events else None)
+    return WebhookCreated.model_validate(created), 201
+
+
+@app.get("/webhooks")
+def list_webhooks() -> WebhookList:
+    return WebhookList.model_validate(service.list_webhooks(caller()))
+
+
+@app.delete("/webhooks/<webhook_id>")
+def remove_webhook(webhook_id: str) -> Response[None]:
+    service.remove_webhook(caller(), webhook_id)
+    return Response(status_code=204, body=None)
 
 
 @app.exception_handler(ServiceError)

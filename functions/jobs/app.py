@@ -10,11 +10,13 @@ from pydantic import BaseModel
 
 from docflow.dynamodb_records import DynamoRecordStore
 from docflow.jobs import HealthCheckFailed, Job, cleanup, health_check, usage_report
+from docflow.notifications import EventBridgePublisher
 from docflow.runtime import logger, metrics, step
 from docflow.storage import S3ObjectStore
 
 store = S3ObjectStore.from_environment()
 records = DynamoRecordStore.from_environment()
+events = EventBridgePublisher.from_environment()
 CANARY = resources.files("docflow.data").joinpath("canary.pdf").read_bytes()
 
 
@@ -28,7 +30,7 @@ def handler(request: JobRequest, context: LambdaContext) -> dict:
     logger.append_keys(job=request.job)
     result: dict[str, Any]
     if request.job == "cleanup":
-        result = cleanup(records, store, now)
+        result = cleanup(records, store, events, now)
         metrics.add_metric(name="DocumentsExpired", unit=MetricUnit.Count, value=result["expired"])
         metrics.add_metric(name="DocumentsStuckFailed", unit=MetricUnit.Count, value=result["stuck_failed"])
     elif request.job == "usage-report":

@@ -5,12 +5,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from docflow.dynamodb_records import DynamoRecordStore
 from docflow.events import WorkflowState
+from docflow.notifications import EventBridgePublisher
 from docflow.outcome import record_outcome, track_outcome
 from docflow.runtime import logger, metrics, step
 from docflow.storage import S3ObjectStore
 
 store = S3ObjectStore.from_environment()
 records = DynamoRecordStore.from_environment()
+events = EventBridgePublisher.from_environment()
 
 METRIC_BY_STATUS = {"succeeded": "DocumentsSucceeded", "failed": "DocumentsFailed", "skipped": "DocumentsSkipped"}
 
@@ -20,7 +22,7 @@ def handler(state: WorkflowState, context: LambdaContext) -> dict:
     logger.append_keys(document_id=state.document_id)
     workflow_state = state.model_dump(exclude_none=True)
     outcome = record_outcome(store, workflow_state)
-    track_outcome(records, workflow_state, outcome)
+    track_outcome(records, events, workflow_state, outcome)
     error_code = outcome["error"]["code"] if outcome["error"] else None
     if outcome["status"] == "failed" and error_code:
         # Failures by code show which ones to look at; one metric per invocation, so the
