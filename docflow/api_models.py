@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from docflow.outcome import ErrorInfo, Findings
-from docflow.statuses import BatchStatus, DocumentStatus
+from docflow.statuses import BatchStatus, DocumentStatus, Priority
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", examples=["3f2b9c0d5a6e4f1b8c7d6e5f4a3b2c1d"])]
 
@@ -21,6 +21,10 @@ class UploadRequest(_Body):
     filename: str = Field(min_length=1, max_length=1024, examples=["report.pdf"])
     content_type: str = Field(min_length=1, max_length=255, examples=["application/pdf"])
     size: int | None = Field(None, ge=0, description="The file's size in bytes, to be refused early when too large")
+    process_at: AwareDatetime | None = Field(
+        None, description="Start processing then (ISO 8601 with a time zone, up to a year ahead), not at once"
+    )
+    priority: Priority = Field("normal", description="low waits in its own lane, so it never holds up the rest")
 
 
 class PresignedPost(BaseModel):
@@ -32,6 +36,7 @@ class UploadCreated(BaseModel):
     document_id: Id
     upload: PresignedPost
     expires_in: int = Field(description="Seconds the upload form stays valid")
+    process_at: str | None
 
 
 class Document(BaseModel):
@@ -39,6 +44,8 @@ class Document(BaseModel):
     filename: str
     content_type: str
     status: DocumentStatus
+    priority: Priority
+    process_at: str | None
     created_at: str
     updated_at: str
     results: Findings | None
@@ -59,12 +66,15 @@ class Processing(BaseModel):
 
 class BatchRequest(_Body):
     document_ids: list[Id] = Field(min_length=1, max_length=10_000)
+    process_at: AwareDatetime | None = Field(None, description="Start the batch then (up to a year ahead)")
+    priority: Priority = "normal"
 
 
 class BatchStarted(BaseModel):
     batch_id: Id
-    status: Literal["running"]
+    status: Literal["running", "scheduled"]
     total: int
+    process_at: str | None = None
 
 
 class Progress(BaseModel):
@@ -77,6 +87,8 @@ class Batch(BaseModel):
     batch_id: Id
     status: BatchStatus
     progress: Progress
+    priority: Priority
+    process_at: str | None
     created_at: str
     updated_at: str
     summary: dict[str, Any] | None

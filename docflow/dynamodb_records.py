@@ -175,6 +175,13 @@ class DynamoRecordStore:
             values={":processing": {"S": "processing"}, ":run": {"S": run_id}, ":now": {"S": now}},
         )
 
+    def schedule(self, document_id: str, now: str) -> bool:
+        return self._update_if(
+            document_pk(document_id), "SET #status = :scheduled, updated_at = :now", "#status = :pending",
+            names={"#status": "status"},
+            values={":scheduled": {"S": "scheduled"}, ":pending": {"S": "pending"}, ":now": {"S": now}},
+        )  # fmt: skip
+
     def mark_run_started(self, document_id: str, run_id: str) -> None:
         # Not applied when another run has begun since: that run's own start marks it.
         self._update_if(
@@ -241,6 +248,13 @@ class DynamoRecordStore:
     def get_batch(self, batch_id: str) -> BatchRecord | None:
         item = self.client.get_item(TableName=self.table, Key=batch_pk(batch_id), ConsistentRead=True).get("Item")
         return _batch(item) if item else None
+
+    def activate_batch(self, batch_id: str, now: str) -> bool:
+        return self._update_if(
+            batch_pk(batch_id), "SET #status = :running, updated_at = :now", "#status = :scheduled",
+            names={"#status": "status"},
+            values={":running": {"S": "running"}, ":scheduled": {"S": "scheduled"}, ":now": {"S": now}},
+        )  # fmt: skip
 
     def set_batch_execution(self, batch_id: str, execution_arn: str) -> None:
         self.client.update_item(
@@ -374,7 +388,8 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
 
 def _document(item: dict[str, Any]) -> DocumentRecord:
     plain = _plain(item)
-    fields: dict[str, Any] = {name: plain.get(name) for name in DocumentRecord.__dataclass_fields__}
+    # A field an item does not have (it was stored before the field existed) takes its default.
+    fields: dict[str, Any] = {name: plain[name] for name in DocumentRecord.__dataclass_fields__ if name in plain}
     return DocumentRecord(**fields)
 
 

@@ -22,15 +22,20 @@ from typing import Any, Literal, get_args
 
 from docflow import keys
 from docflow.errors import DocflowError, Timeout
+from docflow.ingestion import Admission, Upload, ingest
 from docflow.notifications import EventPublisher, document_event
 from docflow.outcome import DocumentResult, ErrorInfo, failed_outcome
 from docflow.records import DocumentRecord, RecordStore
+from docflow.service import launch_batch
 from docflow.statuses import TERMINAL_STATUSES
 from docflow.storage import ObjectStore
+from docflow.workflows import Workflows
 
 # The jobs, by the name their EventBridge schedules (functions/catalog.toml) send.
 Job = Literal["cleanup", "usage-report", "health-check"]
 JOBS: tuple[Job, ...] = get_args(Job)
+# What a one-time schedule sends when a document or batch asked to be processed later is due.
+START = "start"
 # Longer than the document workflow can run (each step's timeout, times its retries).
 STUCK_AFTER = timedelta(hours=2)
 NEVER_FINISHED: ErrorInfo = {"code": Timeout.code, "message": "Processing did not finish; upload the document again."}
@@ -57,6 +62,27 @@ def cleanup(records: RecordStore, store: ObjectStore, events: EventPublisher, no
             events.publish(document_event(outcome, record.owner))
             stuck += 1
     return {"expired": expired, "stuck_failed": stuck}
+
+
+def start(
+    records: RecordStore,
+    workflows: Workflows,
+    admission: Admission,
+    events: EventPublisher,
+    now: datetime,
+    upload: Upload | None = None,
+    batch_id: str | None = None,
+) -> dict[str, str]:
+    """A start scheduled for now: an upload's goes through ingest as if it had just arrived
+    (its lane included), a batch's starts its workflow. Run twice, it starts nothing twice."""
+    if upload is not None:
+        return {"document": ingest(records, workflows, admission, upload, _iso(now))}
+    if batch_id and records.activate_batch(batch_id, _iso(now)):
+        record = records.get_batch(batch_id)
+        assert record is not None, "it was just activated"
+        launch_batch(records, workflows, events, batch_id, record.manifest_key, now)
+        return {"batch": "started"}
+    return {"batch": "not scheduled"}
 
 
 def usage_report(records: RecordStore, store: ObjectStore, now: datetime) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from docflow.statuses import BatchStatus, DocumentStatus
+from docflow.statuses import BatchStatus, DocumentStatus, Priority
 
 
 class InvalidCursor(ValueError):
@@ -44,6 +44,9 @@ class DocumentRecord:
     # Epoch seconds after which the record and the document's files are deleted (DynamoDB's
     # TTL and the cleanup job; S3's lifecycle rules expire the files too).
     expires_at: int | None = None
+    priority: Priority = "normal"
+    # When processing is to start (ISO 8601, UTC), if the caller asked for a later time.
+    process_at: str | None = None
 
     def workflow_input(self, batch_id: str | None = None) -> dict[str, str]:
         """What the document workflow starts from: references only; with the batch it runs
@@ -67,6 +70,8 @@ class BatchRecord:
     report_key: str | None = None
     summary: dict[str, Any] | None = field(default=None)
     expires_at: int | None = None
+    priority: Priority = "normal"
+    process_at: str | None = None
 
 
 @dataclass
@@ -98,6 +103,10 @@ class RecordStore(Protocol):
         """Marks the document `processing` for this run; False when this run was already
         started (a duplicated event) or the document has no record."""
 
+    def schedule(self, document_id: str, now: str) -> bool:
+        """Marks an uploaded document `scheduled`; False when it is no longer pending (its
+        start was scheduled already, or it has started)."""
+
     def mark_run_started(self, document_id: str, run_id: str) -> None:
         """Notes that this run's workflow was started (no-op when another run has begun since)."""
 
@@ -119,6 +128,9 @@ class RecordStore(Protocol):
     def get_batch(self, batch_id: str) -> BatchRecord | None: ...
 
     def set_batch_execution(self, batch_id: str, execution_arn: str) -> None: ...
+
+    def activate_batch(self, batch_id: str, now: str) -> bool:
+        """Moves a scheduled batch to `running`; False when it is not scheduled (any more)."""
 
     def count_in_batch(self, batch_id: str, document_id: str, failed: bool, now: str) -> bool:
         """Adds one document's outcome to the batch's progress, once per document; False

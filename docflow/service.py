@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from docflow import keys
+from docflow.admission import Scheduler
 from docflow.notifications import WEBHOOK_TYPES, EventPublisher, end_batch
 from docflow.outcome import findings_of
 from docflow.records import (
@@ -23,7 +24,7 @@ from docflow.records import (
     WebhookRecord,
 )
 from docflow.settings import Settings
-from docflow.statuses import TERMINAL_STATUSES, BatchEnded
+from docflow.statuses import TERMINAL_STATUSES, BatchEnded, Priority
 from docflow.storage import ObjectStore, Presigner
 from docflow.webhooks import TargetRefused, check_target, new_secret
 from docflow.workflows import Workflows
@@ -35,6 +36,7 @@ ALLOWED_CONTENT_TYPES = frozenset(
 )
 MAX_BATCH_DOCUMENTS = 10_000
 MAX_WEBHOOKS = 10  # a caller's
+MAX_SCHEDULE_AHEAD = timedelta(days=365)
 # Execution states that end a batch, and the status the batch then has.
 _ENDED_EXECUTIONS: dict[str, BatchEnded] = {"FAILED": "failed", "TIMED_OUT": "failed", "ABORTED": "cancelled"}
 
@@ -86,13 +88,22 @@ class DocflowService:
     presigner: Presigner
     workflows: Workflows
     events: EventPublisher
+    scheduler: Scheduler
     settings: Settings = field(default_factory=Settings)
     clock: Callable[[], datetime] = _now
     new_id: Callable[[], str] = lambda: uuid.uuid4().hex
 
     # -- documents ----------------------------------------------------------------------
 
-    def create_upload(self, owner: str, filename: str, content_type: str, size: int | None) -> dict[str, Any]:
+    def create_upload(
+        self,
+        owner: str,
+        filename: str,
+        content_type: str,
+        size: int | None,
+        process_at: datetime | None = None,
+        priority: Priority = "normal",
+    ) -> dict[str, Any]:
         content_type = content_type.split(";")[0].strip().lower()
         if content_type not in ALLOWED_CONTENT_TYPES:
             allowed = ", ".join(sorted(ALLOWED_CONTENT_TYPES))
@@ -100,6 +111,7 @@ class DocflowService:
         limit = self.settings.max_upload_bytes
         if size is not None and size > limit:
             raise TooLarge(f"The file is {size:,} bytes; the limit is {limit:,} bytes.")
+        later = self._later(process_at)
         document_id = self.new_id()
         key = keys.upload_key(document_id, filename)
         now = _timestamp(self.clock())
@@ -114,11 +126,13 @@ class DocflowService:
                 created_at=now,
                 updated_at=now,
                 expires_at=self._expiry(),
+                priority=priority,
+                process_at=later,
             )
         )
         expires_in = self.settings.upload_expiry_seconds
         upload = self.presigner.presign_upload(key, content_type, limit, expires_in)
-        return {"document_id": document_id, "upload": upload, "expires_in": expires_in}
+        return {"document_id": document_id, "upload": upload, "expires_in": expires_in, "process_at": later}
 
     def get_document(self, owner: str, document_id: str) -> dict[str, Any]:
         return self._document_view(self._own_document(owner, document_id))
@@ -152,7 +166,9 @@ class DocflowService:
 
     # -- batches ----------------------------------------------------------------------------
 
-    def create_batch(self, owner: str, document_ids: list[str]) -> dict[str, Any]:
+    def create_batch(
+        self, owner: str, document_ids: list[str], process_at: datetime | None = None, priority: Priority = "normal"
+    ) -> dict[str, Any]:
         unique = list(dict.fromkeys(document_ids))
         if not 1 <= len(unique) <= MAX_BATCH_DOCUMENTS:
             raise InvalidRequest(f"A batch holds 1 to {MAX_BATCH_DOCUMENTS:,} documents.")
@@ -163,6 +179,7 @@ class DocflowService:
         pending = [i for i in unique if found[i].status == "pending"]
         if pending:
             raise Conflict(f"Not uploaded yet: {_some(pending)}.")
+        later = self._later(process_at)
         batch_id = self.new_id()
         manifest_key = keys.manifest_key(batch_id)
         self.store.put_json(manifest_key, [found[i].workflow_input(batch_id) for i in unique])
@@ -173,20 +190,21 @@ class DocflowService:
                 owner=owner,
                 total=len(unique),
                 manifest_key=manifest_key,
-                status="running",
+                status="scheduled" if later else "running",
                 created_at=now,
                 updated_at=now,
                 expires_at=self._expiry(),
+                priority=priority,
+                process_at=later,
             )
         )
+        if later:
+            job = {"job": "start", "batch_id": batch_id}
+            self.scheduler.start_at(datetime.fromisoformat(later), f"batch-{batch_id}", job)
+            return {"batch_id": batch_id, "status": "scheduled", "total": len(unique), "process_at": later}
         # The record comes first, so that no document's outcome can arrive before it.
-        try:
-            execution = self.workflows.start_batch(batch_id, {"batch_id": batch_id, "manifest_key": manifest_key})
-        except Exception:
-            end_batch(self.records, self.events, batch_id, "failed", _timestamp(self.clock()))
-            raise
-        self.records.set_batch_execution(batch_id, execution)
-        return {"batch_id": batch_id, "status": "running", "total": len(unique)}
+        launch_batch(self.records, self.workflows, self.events, batch_id, manifest_key, self.clock())
+        return {"batch_id": batch_id, "status": "running", "total": len(unique), "process_at": None}
 
     def retry_batch(self, owner: str, batch_id: str) -> dict[str, Any]:
         """A new batch over the work that did not succeed: a completed batch's failed
@@ -255,6 +273,17 @@ class DocflowService:
 
     # -- views and helpers ------------------------------------------------------------------
 
+    def _later(self, process_at: datetime | None) -> str | None:
+        """process_at as stored (UTC, ISO 8601), or None when it is not in the future."""
+        if process_at is None:
+            return None
+        if process_at.tzinfo is None:
+            raise InvalidRequest("process_at needs a time zone, as in 2026-12-01T09:00:00Z.")
+        now = self.clock()
+        if process_at > now + MAX_SCHEDULE_AHEAD:
+            raise InvalidRequest("process_at may be at most a year ahead.")
+        return process_at.astimezone(UTC).isoformat(timespec="seconds") if process_at > now else None
+
     def _expiry(self) -> int:
         return int((self.clock() + timedelta(days=self.settings.retention_days)).timestamp())
 
@@ -285,6 +314,19 @@ class DocflowService:
         return batch_view(record, self.presigner, self.settings)
 
 
+def launch_batch(
+    records: RecordStore, workflows: Workflows, events: EventPublisher, batch_id: str, manifest_key: str, now: datetime
+) -> None:
+    """Starts a recorded batch's workflow and notes its execution; a start refused ends the
+    batch `failed` (and announces it) before the error goes on."""
+    try:
+        execution = workflows.start_batch(batch_id, {"batch_id": batch_id, "manifest_key": manifest_key})
+    except Exception:
+        end_batch(records, events, batch_id, "failed", _timestamp(now))
+        raise
+    records.set_batch_execution(batch_id, execution)
+
+
 def document_view(
     record: DocumentRecord, presigner: Presigner, settings: Settings, urls: bool = True
 ) -> dict[str, Any]:
@@ -295,6 +337,8 @@ def document_view(
         "filename": record.filename,
         "content_type": record.content_type,
         "status": record.status,
+        "priority": record.priority,
+        "process_at": record.process_at,
         "created_at": record.created_at,
         "updated_at": record.updated_at,
         "results": findings_of(result) if result else None,
@@ -315,6 +359,8 @@ def batch_view(record: BatchRecord, presigner: Presigner, settings: Settings) ->
         "batch_id": record.batch_id,
         "status": record.status,
         "progress": {"total": record.total, "done": record.done, "failed": record.failed},
+        "priority": record.priority,
+        "process_at": record.process_at,
         "created_at": record.created_at,
         "updated_at": record.updated_at,
         "summary": record.summary,

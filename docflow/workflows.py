@@ -41,6 +41,10 @@ class Workflows(Protocol):
 
     def start_batch(self, name: str, batch: dict[str, Any]) -> str: ...
 
+    def run_document(self, name: str, document: dict[str, Any]) -> str:
+        """Runs the document workflow and waits for its end (Express's synchronous start);
+        returns its status."""
+
     def status(self, execution_arn: str) -> ExecutionStatus: ...
 
     def stop(self, execution_arn: str, cause: str) -> None: ...
@@ -50,8 +54,12 @@ class StepFunctionsWorkflows:
     def __init__(self, document_workflow_arn: str, batch_workflow_arn: str, client: Any = None):
         if client is None:
             import boto3
+            from botocore.config import Config
 
-            client = boto3.client("stepfunctions")
+            # AWS answers StartSyncExecution on its "sync-" host; an endpoint of one's own
+            # (LocalStack, the local cloud) answers every operation on one.
+            own_endpoint = bool(os.environ.get("AWS_ENDPOINT_URL_SFN") or os.environ.get("AWS_ENDPOINT_URL"))
+            client = boto3.client("stepfunctions", config=Config(inject_host_prefix=not own_endpoint))
         self.document_workflow_arn = document_workflow_arn
         self.batch_workflow_arn = batch_workflow_arn
         self.client = client
@@ -65,6 +73,12 @@ class StepFunctionsWorkflows:
 
     def start_batch(self, name: str, batch: dict[str, Any]) -> str:
         return self._start(self.batch_workflow_arn, name, batch)
+
+    def run_document(self, name: str, document: dict[str, Any]) -> str:
+        with SFN_ERRORS.translated():
+            return self.client.start_sync_execution(
+                stateMachineArn=self.document_workflow_arn, name=name, input=json.dumps(document)
+            )["status"]
 
     def status(self, execution_arn: str) -> ExecutionStatus:
         with SFN_ERRORS.translated():

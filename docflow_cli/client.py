@@ -41,13 +41,14 @@ class ApiClient:
 
     # -- the API ---------------------------------------------------------------------------
 
-    def upload(self, path: Path, content_type: str | None = None) -> str:
+    def upload(
+        self, path: Path, content_type: str | None = None, process_at: str | None = None, priority: str = "normal"
+    ) -> str:
         """Presigns an upload of the file, sends it straight to S3, returns its document id.
-        Processing starts by itself once S3 has the file."""
+        Processing starts by itself once S3 has the file, or at `process_at`."""
         content_type = content_type or guess_content_type(path)
-        created = self.call(
-            "POST", "/uploads", {"filename": path.name, "content_type": content_type, "size": path.stat().st_size}
-        )
+        asked = {"filename": path.name, "content_type": content_type, "size": path.stat().st_size, "priority": priority}
+        created = self.call("POST", "/uploads", {**asked, **({"process_at": process_at} if process_at else {})})
         form = created["upload"]
         body, form_type = multipart_form(form["fields"], path.name, path.read_bytes(), content_type)
         request = urllib.request.Request(form["url"], data=body, method="POST", headers={"Content-Type": form_type})
@@ -63,8 +64,13 @@ class ApiClient:
         query = {name: value for name, value in (("status", status), ("limit", limit), ("cursor", cursor)) if value}
         return self.call("GET", f"/documents?{urlencode(query)}")
 
-    def start_batch(self, document_ids: list[str]) -> str:
-        return self.call("POST", "/batches", {"document_ids": document_ids})["batch_id"]
+    def start_batch(self, document_ids: list[str], process_at: str | None = None, priority: str = "normal") -> str:
+        request = {
+            "document_ids": document_ids,
+            "priority": priority,
+            **({"process_at": process_at} if process_at else {}),
+        }
+        return self.call("POST", "/batches", request)["batch_id"]
 
     def batch(self, batch_id: str) -> dict[str, Any]:
         return self.call("GET", f"/batches/{batch_id}")

@@ -7,16 +7,18 @@ import functools
 import json
 import logging
 import os
+import re
 import secrets
 import signal
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from docflow.jobs import JOBS
 from docflow.notifications import WEBHOOK_TYPES
-from docflow.statuses import TERMINAL_BATCH_STATUSES, TERMINAL_STATUSES
+from docflow.statuses import PRIORITIES, TERMINAL_BATCH_STATUSES, TERMINAL_STATUSES
 from docflow_cli.batch import BatchFailed, InputFile, submit_batch, wait_for_batch
 from docflow_cli.client import ApiClient, ApiError
 from docflow_cli.dlq import DEAD_LETTER_QUEUES
@@ -109,7 +111,7 @@ def upload(arguments: argparse.Namespace) -> int:
     uploaded, refused = [], 0
     for file in files:
         try:
-            document_id = client.upload(file.path)
+            document_id = client.upload(file.path, process_at=arguments.at, priority=arguments.priority)
         except ApiError as error:
             if error.status in (0, 401, 403):  # nothing else will get through either
                 raise
@@ -139,7 +141,7 @@ def status(arguments: argparse.Namespace) -> int:
 
 def batch(arguments: argparse.Namespace) -> int:
     client = ApiClient.from_environment(arguments.api, arguments.token)
-    batch_id = client.start_batch(arguments.document_ids)
+    batch_id = client.start_batch(arguments.document_ids, process_at=arguments.at, priority=arguments.priority)
     print(batch_id)
     if not arguments.wait:
         return EXIT_OK
@@ -245,6 +247,35 @@ def _print_document(document: dict) -> None:
     print(f"{document['document_id']}  {document['status']:<10} {document['filename']}{reason}")
 
 
+def when(text: str) -> str:
+    """--at: an ISO 8601 time with its zone (2026-12-01T09:00:00Z), or one from now (+20s,
+    +15m, +2h, +1d); as the API takes it."""
+    match = re.fullmatch(r"\+(\d+)([smhd])", text.strip())
+    if match:
+        seconds = int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+        return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="seconds")
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither a time like 2026-12-01T09:00:00Z nor +20s, +15m, +2h, +1d"
+        ) from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a time zone, as in 2026-12-01T09:00:00Z")
+    return moment.isoformat()
+
+
+def _later_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--at", type=when, metavar="TIME",
+        help="process then, not at once: 2026-12-01T09:00:00Z, or from now: +20s, +15m, +2h, +1d (a year at most)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--priority", choices=PRIORITIES, default="normal",
+        help="low waits in its own lane, so a flood of it never holds up the rest (default: normal)",
+    )  # fmt: skip
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -323,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     upload_parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="files, or folders of files")
     upload_parser.add_argument("--wait", action="store_true", help="wait until each document is processed")
+    _later_options(upload_parser)
     upload_parser.set_defaults(handler=upload)
 
     status_parser = commands.add_parser("status", parents=[client_options], help="show a document or a batch, as JSON")
@@ -338,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     batch_parser.add_argument("document_ids", nargs="+", metavar="ID", help="document ids from docflow upload")
     batch_parser.add_argument("--wait", action="store_true", help="follow the batch to its end")
+    _later_options(batch_parser)
     batch_parser.set_defaults(handler=batch)
 
     jobs_parser = commands.add_parser("jobs", help="the scheduled jobs (cleanup, usage report, health check)")

@@ -30,6 +30,8 @@ class QueueSpec:
     batch_size: int
     visibility_timeout_seconds: int
     max_receive_count: int
+    # How many batches the function takes at once; None: as many as Lambda scales to.
+    max_concurrency: int | None = None
 
     def __post_init__(self) -> None:
         if self.fed_by not in QUEUE_FEEDS:
@@ -114,17 +116,23 @@ def resource_values(
     workflow_arns: Mapping[str, str],
     event_bus: str = "",
     queue_urls: Mapping[str, str] | None = None,
+    function_arns: Mapping[str, str] | None = None,
+    schedules: tuple[str, str] = ("", ""),
 ) -> dict[str, str]:
     """The ${Name} values of the deployed resources that the catalog's environments and the
     state machines name, however they were deployed (CDK, the local cloud, a test):
-    DocumentsBucket, RecordsTable, <Name>WorkflowArn for each state machine, EventBus and
-    <Name>QueueUrl for each function's queue."""
+    DocumentsBucket, RecordsTable, <Name>WorkflowArn for each state machine, EventBus,
+    <Name>QueueUrl for each function's queue, <Name>FunctionArn for each function, and
+    ScheduleGroup and SchedulerRoleArn, where one-time schedules are made and what they run as."""
     return {
         "DocumentsBucket": bucket,
         "RecordsTable": table,
         "EventBus": event_bus,
+        "ScheduleGroup": schedules[0],
+        "SchedulerRoleArn": schedules[1],
         **{f"{name.capitalize()}WorkflowArn": arn for name, arn in workflow_arns.items()},
         **{f"{name.capitalize()}QueueUrl": url for name, url in (queue_urls or {}).items()},
+        **{f"{name.capitalize()}FunctionArn": arn for name, arn in (function_arns or {}).items()},
     }
 
 

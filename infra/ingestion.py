@@ -49,6 +49,7 @@ class Ingestion(Construct):
                     batch_size=spec.queue.batch_size,
                     max_batching_window=Duration.seconds(1),
                     report_batch_item_failures=True,
+                    max_concurrency=spec.queue.max_concurrency,
                 )
             )
             acknowledge(

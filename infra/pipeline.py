@@ -15,6 +15,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -45,6 +46,7 @@ _NO_DLQ_REASONS = {
     "notify": "Invoked by its SQS event source: failed messages return to the queue and go to its dead-letter queue.",
     "deliver": "Invoked by its SQS event source: a delivery not taken returns after its retry delay, and after its "
                "last attempt goes to the queue's dead-letter queue.",
+    "admit": "Invoked by its SQS event source: failed messages return to the queue and go to its dead-letter queue.",
     "api": "Invoked synchronously by API Gateway, which answers the caller with the error.",
     "jobs": "Invoked by EventBridge schedules whose targets retry and keep undelivered events in a dead-letter "
             "queue; a failed health check raises an alarm.",
@@ -74,6 +76,24 @@ class Pipeline(Construct):
         }
         # docflow's own bus, where documents and batches that end are announced.
         self.event_bus = events.EventBus(self, "Events", event_bus_name=f"{stack.stack_name}-events")
+        # Functions are named, and their ARNs computed from the names, as the state machines'
+        # are: a function can name another (a schedule's target) without a dependency cycle.
+        self.function_names = {name: f"{stack.stack_name}-{name}" for name in self.specs}
+        self.function_arns = {
+            name: stack.format_arn(
+                service="lambda", resource="function", resource_name=function_name,
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            for name, function_name in self.function_names.items()
+        }  # fmt: skip
+        # One-time schedules (a document or batch to process later) are made in this group
+        # and run as this role, which may invoke the jobs function alone.
+        self.schedule_group = scheduler.CfnScheduleGroup(self, "ScheduleGroup", name=f"{stack.stack_name}-later")
+        self.scheduler_role = iam.Role(
+            self, "SchedulerRole", assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
+            description="What docflow's one-time schedules run as: they invoke the jobs function",
+        )  # fmt: skip
+        self.scheduler_role.add_to_policy(_allow(["lambda:InvokeFunction"], self.function_arns["jobs"]))
         self.queues: dict[str, sqs.Queue] = {}
         self.dead_letters: dict[str, sqs.Queue] = {}
         for spec in self.specs.values():
@@ -81,8 +101,9 @@ class Pipeline(Construct):
                 self.queues[spec.name], self.dead_letters[spec.name] = self._queue(spec)
         bus, queue_urls = self.event_bus.event_bus_name, {name: queue.queue_url for name, queue in self.queues.items()}
         self.resources = resource_values(
-            storage.bucket.bucket_name, storage.table.table_name, self.state_machine_arns, bus, queue_urls
-        )
+            storage.bucket.bucket_name, storage.table.table_name, self.state_machine_arns, bus, queue_urls,
+            self.function_arns, (self.schedule_group.ref, self.scheduler_role.role_arn),
+        )  # fmt: skip
         self.functions = {name: self._function(spec) for name, spec in self.specs.items()}
         self.state_machines = {
             name: self._state_machine(name, path.read_text()) for name, path in state_machine_files().items()
@@ -121,6 +142,7 @@ class Pipeline(Construct):
         function = lambda_.Function(
             self,
             spec.name.capitalize(),
+            function_name=self.function_names[spec.name],
             description=spec.description,
             runtime=lambda_.Runtime(spec.runtime, lambda_.RuntimeFamily.PYTHON),
             architecture=ARCHITECTURES[spec.architecture],
@@ -149,6 +171,15 @@ class Pipeline(Construct):
         document_workflow, batch_workflow = self.state_machine_arns["document"], self.state_machine_arns["batch"]
         batch_executions = _executions_of(self, self.state_machine_names["batch"])
         announce = _allow(["events:PutEvents"], self.event_bus.event_bus_arn)
+        # Making a one-time schedule, and handing it the role it runs as.
+        schedule = [
+            _allow(["scheduler:CreateSchedule"], Stack.of(self).format_arn(
+                service="scheduler", resource="schedule", resource_name=f"{self.schedule_group.name}/*",
+                arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+            )),
+            _allow(["iam:PassRole"], self.scheduler_role.role_arn),
+        ]  # fmt: skip
+        low_lane = _allow(["sqs:SendMessage"], self.queues["admit"].queue_arn)
         grants: dict[str, list[iam.PolicyStatement]] = {
             # A document is an API upload (uploads/) or a file of a batch sent straight in (inputs/).
             "detect": [_allow(["s3:GetObject"], *sources)],
@@ -186,7 +217,10 @@ class Pipeline(Construct):
             "ingest": [
                 _allow(["dynamodb:GetItem", "dynamodb:UpdateItem"], table.table_arn),
                 _allow(["states:StartExecution"], document_workflow),
+                low_lane,
+                *schedule,
             ],
+            "admit": [_allow(["states:StartSyncExecution"], document_workflow)],
             "api": [
                 # A presigned POST or GET carries the API's own permission to do what it allows.
                 _allow(["s3:PutObject"], objects("uploads/*"), objects("batches/*")),
@@ -205,6 +239,7 @@ class Pipeline(Construct):
                 _allow(["states:StartExecution"], document_workflow, batch_workflow),
                 _allow(["states:DescribeExecution", "states:StopExecution"], batch_executions),
                 announce,
+                *schedule,
             ],
             "jobs": [
                 _allow(["s3:ListBucket"], bucket.bucket_arn),
@@ -223,6 +258,10 @@ class Pipeline(Construct):
                     table.table_arn,
                 ),
                 announce,
+                # The `start` job: a scheduled upload goes through ingest, a batch starts.
+                _allow(["states:StartExecution"], document_workflow, batch_workflow),
+                low_lane,
+                *schedule,
             ],
         }
         missing = set(self.functions) - set(grants)

@@ -40,6 +40,7 @@ from infra.catalog import (
 from localcloud.event_sources import QueuePoller
 from localcloud.metering import RequestMeter
 from localcloud.s3_gateway import S3Gateway
+from localcloud.scheduler import ScheduleRunner
 from localcloud.servers import SHUTDOWN_POLL_SECONDS, log_request_errors
 from localcloud.workers import FunctionPool, Invocation, Zygote
 
@@ -91,6 +92,9 @@ class LocalCloud:
         self.queue_arns: dict[str, str] = {}
         self.dead_letter_queues: dict[str, str] = {}
         self.event_bus = deployed_name("events")
+        self.schedule_group = deployed_name("later")
+        self.role = ""
+        self.schedules: ScheduleRunner | None = None
         self.pollers: list[QueuePoller] = []
         self.s3_gateway: S3Gateway | None = None
         self._zygote: Zygote | None = None
@@ -132,6 +136,9 @@ class LocalCloud:
             raise
 
     def stop(self) -> None:
+        if self.schedules is not None:
+            self.schedules.stop()
+            self.schedules = None
         for poller in self.pollers:
             poller.stop()
         self.pollers.clear()
@@ -196,8 +203,10 @@ class LocalCloud:
         role = self._client("iam", over_http=False).create_role(
             RoleName="docflow-local", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
         )["Role"]["Arn"]
+        self.role = role
         self._create_queues()
         self._client("events", over_http=False).create_event_bus(Name=self.event_bus)
+        self._client("scheduler", over_http=False).create_schedule_group(Name=self.schedule_group)
         self._register_functions(role)
         self._deploy_state_machines(role)
         self._start_workers()
@@ -209,10 +218,17 @@ class LocalCloud:
         )
         create_table(self._client("dynamodb", over_http=False), self.table)
         self._deploy_event_sources()
+        self.schedules = ScheduleRunner(
+            self._client("scheduler", over_http=False), self.schedule_group,
+            lambda arn, payload: self.invoke(arn, json.loads(payload)),
+        )  # fmt: skip
+        self.schedules.start()
 
     def _resource_values(self) -> dict[str, str]:
-        values = resource_values(self.bucket, self.table, self.state_machines, self.event_bus, self.queues)
-        values.update({self.functions[name].arn_placeholder: arn for name, arn in self.function_arns.items()})
+        values = resource_values(
+            self.bucket, self.table, self.state_machines, self.event_bus, self.queues, self.function_arns,
+            (self.schedule_group, self.role),
+        )  # fmt: skip
         return values
 
     def _register_functions(self, role: str) -> None:
@@ -284,9 +300,11 @@ class LocalCloud:
             elif spec.queue.fed_by == "events":
                 events.put_rule(Name=rule, EventBusName=self.event_bus, EventPattern=json.dumps(EVENT_PATTERN))
                 events.put_targets(Rule=rule, EventBusName=self.event_bus, Targets=[{"Id": "queue", "Arn": arn}])
-            poller = QueuePoller(sqs, url, arn, spec.queue.batch_size, functools.partial(self.invoke, name), REGION)
-            poller.start()
-            self.pollers.append(poller)
+            # Lambda's event source runs up to max_concurrency batches at once: a poller each.
+            for _ in range(spec.queue.max_concurrency or 1):
+                poller = QueuePoller(sqs, url, arn, spec.queue.batch_size, functools.partial(self.invoke, name), REGION)
+                poller.start()
+                self.pollers.append(poller)
 
     def _base_environment(self) -> dict[str, str]:
         """What every function's process has, whatever its own settings."""

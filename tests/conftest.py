@@ -19,6 +19,10 @@ os.environ.update(
     DOCFLOW_TABLE="docflow-test-records",
     DOCFLOW_EVENT_BUS="docflow-test-events",
     DOCFLOW_DELIVERIES_QUEUE_URL="https://sqs.us-east-1.amazonaws.com/123456789012/docflow-test-deliveries",
+    DOCFLOW_LOW_LANE_URL="https://sqs.us-east-1.amazonaws.com/123456789012/docflow-test-admit",
+    DOCFLOW_SCHEDULE_GROUP="docflow-test",
+    DOCFLOW_SCHEDULER_ROLE_ARN="arn:aws:iam::123456789012:role/docflow-test-scheduler",
+    DOCFLOW_JOBS_FUNCTION_ARN="arn:aws:lambda:us-east-1:123456789012:function:docflow-test-jobs",
 )
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")  # the CDK tests run on Node 20
 os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -46,6 +50,8 @@ def aws():
         create_table(boto3.client("dynamodb", region_name="us-east-1"), os.environ["DOCFLOW_TABLE"])
         boto3.client("events", region_name="us-east-1").create_event_bus(Name=os.environ["DOCFLOW_EVENT_BUS"])
         boto3.client("sqs", region_name="us-east-1").create_queue(QueueName="docflow-test-deliveries")
+        boto3.client("sqs", region_name="us-east-1").create_queue(QueueName="docflow-test-admit")
+        boto3.client("scheduler", region_name="us-east-1").create_schedule_group(Name=os.environ["DOCFLOW_SCHEDULE_GROUP"])
         yield
 
 

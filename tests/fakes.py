@@ -74,6 +74,10 @@ class FakeWorkflows:
     def start_batch(self, name: str, batch: dict[str, Any]) -> str:
         return self._start(self.batches, "docflow-batch", name, batch)
 
+    def run_document(self, name: str, document: dict[str, Any]) -> str:
+        self._start(self.documents, "docflow-document", name, document)
+        return "SUCCEEDED"
+
     def status(self, execution_arn: str) -> str:
         return self.statuses[execution_arn]
 

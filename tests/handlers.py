@@ -35,8 +35,10 @@ def load_deployed_handler(name: str, monkeypatch, workflow_arns: dict[str, str])
     reach whichever moto mock is active, so a kept handler sees only the test's own state."""
     resources = resource_values(
         os.environ["DOCFLOW_BUCKET"], os.environ["DOCFLOW_TABLE"], workflow_arns, os.environ["DOCFLOW_EVENT_BUS"],
-        {"deliver": os.environ["DOCFLOW_DELIVERIES_QUEUE_URL"]},
-    )
+        {"deliver": os.environ["DOCFLOW_DELIVERIES_QUEUE_URL"], "admit": os.environ["DOCFLOW_LOW_LANE_URL"]},
+        {"jobs": os.environ["DOCFLOW_JOBS_FUNCTION_ARN"]},
+        (os.environ["DOCFLOW_SCHEDULE_GROUP"], os.environ["DOCFLOW_SCHEDULER_ROLE_ARN"]),
+    )  # fmt: skip
     (spec,) = [spec for spec in load_catalog() if spec.name == name]
     for variable, value in spec.environment.items():
         monkeypatch.setenv(variable, substitute(value, resources))

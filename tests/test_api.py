@@ -470,7 +470,7 @@ def test_a_batch_starts_follows_and_cancels(api, record_store, s3_store, state_m
 
     status, started = request(api, "POST", "/batches", {"document_ids": documents + documents[:1]})
     assert status == 202, started
-    assert set(started) == {"batch_id", "status", "total"}
+    assert set(started) == {"batch_id", "status", "total", "process_at"}
     assert (started["status"], started["total"]) == ("running", 2)  # duplicates counted once
     batch_id = started["batch_id"]
 

@@ -61,7 +61,7 @@ def moto_endpoint():
     server.stop()
 
 
-def run_from_bundle(name: str, event: dict, runtime_sdk: Path, endpoint: str, tmp_path: Path) -> dict:
+def run_from_bundle(name: str, event: dict, runtime_sdk: Path, endpoint: str, tmp_path: Path, fails: bool = False) -> dict:
     bundle = build_bundle(SPECS[name], ARCHITECTURE, PYTHON, build_dir=tmp_path.parent / "build")
     module, _, function = SPECS[name].handler.rpartition(".")
     script = textwrap.dedent(
@@ -91,6 +91,9 @@ def run_from_bundle(name: str, event: dict, runtime_sdk: Path, endpoint: str, tm
         "DocumentWorkflowArn": "arn:aws:states:us-east-1:123456789012:stateMachine:docflow-document",
         "BatchWorkflowArn": "arn:aws:states:us-east-1:123456789012:stateMachine:docflow-batch",
         "EventBus": "docflow-events",
+        "ScheduleGroup": "docflow-later",
+        "SchedulerRoleArn": "arn:aws:iam::123456789012:role/docflow-scheduler",
+        **{spec.arn_placeholder: f"arn:aws:lambda:us-east-1:123456789012:function:docflow-{spec.name}" for spec in SPECS.values()},
         **{spec.queue_placeholder: f"{endpoint}/123456789012/docflow-{spec.name}" for spec in SPECS.values() if spec.queue},
     }
     environment = {  # the function's own, as deployed, and what Lambda adds
@@ -106,6 +109,9 @@ def run_from_bundle(name: str, event: dict, runtime_sdk: Path, endpoint: str, tm
         [sys.executable, "-I", "-S", "-c", script],
         input=json.dumps(event), env=environment, cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
+    if fails:  # as it should: what it said on the way out
+        assert completed.returncode != 0, completed.stdout[-3000:]
+        return {"stderr": completed.stderr}
     assert completed.returncode == 0, completed.stderr[-3000:]
     answer = json.loads(completed.stdout.strip().splitlines()[-1])
     outside = [path for path in answer["modules"] if not _inside(path, bundle, runtime_sdk)]
@@ -186,7 +192,7 @@ def test_api_and_ingest_run_from_their_bundles(runtime_sdk, moto_endpoint, tmp_p
     assert ingested["result"] == {"batchItemFailures": []}  # no record: not docflow's upload, and not a failure
 
 
-def test_notify_and_deliver_run_from_their_bundles(runtime_sdk, moto_endpoint, tmp_path):
+def test_notify_deliver_and_admit_run_from_their_bundles(runtime_sdk, moto_endpoint, tmp_path):
     endpoint, _ = moto_endpoint
     event = {"id": "e1", "time": "2026-11-30T12:00:00Z", "detail-type": "Document Succeeded", "source": "docflow",
              "detail": {"document_id": "d9", "owner": None}}  # fmt: skip
@@ -200,6 +206,12 @@ def test_notify_and_deliver_run_from_their_bundles(runtime_sdk, moto_endpoint, t
         # Nobody to notify, and a delivery whose webhook is gone: both handled, nothing failed.
         answer = run_from_bundle(name, {"Records": [message]}, runtime_sdk, endpoint, tmp_path)
         assert answer["result"] == {"batchItemFailures": []}, name
+    # admit runs the document workflow synchronously, which this moto server cannot (the local cloud's can:
+    # tests/test_serve.py): its code loads from its bundle and gets as far as asking Step Functions.
+    queued = {"run": "r1", "document": {"document_id": "d9", "key": "uploads/d9/x.pdf", "filename": "x.pdf"}}
+    message = {**message, "body": json.dumps(queued)}
+    failed = run_from_bundle("admit", {"Records": [message]}, runtime_sdk, endpoint, tmp_path, fails=True)
+    assert "StartSyncExecution" in failed["stderr"] and "ModuleNotFoundError" not in failed["stderr"]
 
 
 def test_jobs_runs_from_its_bundle(runtime_sdk, moto_endpoint, tmp_path):
@@ -211,7 +223,7 @@ def test_jobs_runs_from_its_bundle(runtime_sdk, moto_endpoint, tmp_path):
 
 def test_every_catalog_function_is_covered_here():
     tested = {"detect", "extract", "ocr", "join", "analyze", "thumbnail", "record", "report", "api", "ingest", "jobs",
-              "notify", "deliver"}  # fmt: skip
+              "notify", "deliver", "admit"}  # fmt: skip
     assert set(SPECS) == tested, "a new function needs its bundle tested here"
 
 

@@ -296,6 +296,8 @@ def _elf_machine(path: Path) -> str:
 # What CDK's SQS event source grants its function.
 SQS_EVENT_SOURCE = {"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl", "sqs:DeleteMessage",
                     "sqs:GetQueueAttributes"}  # fmt: skip
+# What puts work off: the low-priority lane, and one-time schedules with the role they run as.
+LATER = {"sqs:SendMessage", "scheduler:CreateSchedule", "iam:PassRole"}
 EXPECTED_ACTIONS = {
     "detect": {"s3:GetObject"},
     "extract": {"s3:GetObject", "s3:PutObject"},
@@ -306,15 +308,18 @@ EXPECTED_ACTIONS = {
     "report": {"s3:GetObject", "s3:PutObject", "dynamodb:UpdateItem", "dynamodb:GetItem", "events:PutEvents"},
     "notify": {"dynamodb:GetItem", "dynamodb:Query", "s3:GetObject", "sqs:SendMessage", *SQS_EVENT_SOURCE},
     "deliver": {"dynamodb:GetItem", *SQS_EVENT_SOURCE},
-    "ingest": {"dynamodb:GetItem", "dynamodb:UpdateItem", "states:StartExecution",
+    "ingest": {"dynamodb:GetItem", "dynamodb:UpdateItem", "states:StartExecution", *LATER,
                # the SQS event source's own, added by CDK
                "sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl", "sqs:DeleteMessage",
                "sqs:GetQueueAttributes"},
     "api": {"s3:PutObject", "s3:GetObject", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
             "dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:Query", "states:StartExecution",
-            "states:DescribeExecution", "states:StopExecution", "events:PutEvents"},
+            "states:DescribeExecution", "states:StopExecution", "events:PutEvents", "scheduler:CreateSchedule",
+            "iam:PassRole"},
+    "admit": {"states:StartSyncExecution", *SQS_EVENT_SOURCE},
     "jobs": {"s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "dynamodb:Scan", "dynamodb:GetItem",
-             "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "events:PutEvents"},
+             "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "events:PutEvents", "states:StartExecution",
+             *LATER},
 }  # fmt: skip
 
 

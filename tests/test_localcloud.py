@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.catalog import FunctionSpec, load_catalog, substitute
+from infra.catalog import FunctionSpec, load_catalog, resource_values, substitute
 from localcloud import workers
 from localcloud.workers import FunctionPool, Zygote
 
@@ -116,7 +116,10 @@ def test_a_handler_exception_is_reported_by_class_name(pool):
 def test_every_catalog_function_has_a_handler_and_every_placeholder_a_value():
     specs = load_catalog()
     assert {spec.name for spec in specs} >= {"detect", "extract", "thumbnail", "analyze", "record", "report", "ingest", "api"}
-    resources = {name: "x" for name in ("DocumentsBucket", "RecordsTable", "DocumentWorkflowArn", "BatchWorkflowArn")}
+    resources = resource_values(
+        "x", "x", {"document": "x", "batch": "x"}, "x", {spec.name: "x" for spec in specs if spec.queue},
+        {spec.name: "x" for spec in specs}, ("x", "x"),
+    )  # fmt: skip
     for spec in specs:
         module, _, function = spec.handler.rpartition(".")
         assert (spec.code_dir / f"{module}.py").is_file(), spec.name

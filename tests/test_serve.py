@@ -105,8 +105,8 @@ def send(upload: dict, filename: str, data: bytes, content_type: str) -> request
     return requests.post(form["url"], data=form["fields"], files={"file": (filename, data, content_type)}, timeout=60)
 
 
-def upload(server: Server, path: Path, content_type: str, token: str = ALICE) -> str:
-    created = presign(server, path.name, content_type, token)
+def upload(server: Server, path: Path, content_type: str, token: str = ALICE, **extra) -> str:
+    created = presign(server, path.name, content_type, token, **extra)
     response = send(created, path.name, path.read_bytes(), content_type)
     assert response.status_code == 204, response.text
     return created["document_id"]
@@ -503,3 +503,52 @@ def test_a_delivery_answered_500_twice_comes_a_third_time_with_the_same_webhook_
 def test_metadata_private_and_odd_targets_are_refused(server, url):
     response = call(server, "POST", "/webhooks", BOB, json={"url": url})
     assert (response.status_code, error_code(response)) == (422, "invalid_request"), response.text
+
+
+# -- later, and by priority -------------------------------------------------------------------------
+
+
+def test_a_document_and_a_batch_to_process_later_wait_until_then(server):
+    from datetime import UTC, datetime, timedelta
+
+    process_at = (datetime.now(UTC) + timedelta(seconds=20)).replace(microsecond=0)
+    document_id = upload(server, EXAMPLES / "annual-report.pdf", "application/pdf", BOB, process_at=process_at.isoformat())
+    seen = set()
+    while datetime.now(UTC) < process_at - timedelta(seconds=1):
+        view = call(server, "GET", f"/documents/{document_id}", BOB).json()
+        seen.add(view["status"])
+        time.sleep(0.5)
+    assert seen <= {"pending", "scheduled"} and "scheduled" in seen, seen  # not processed before then
+    assert view["process_at"] == process_at.isoformat()
+    ended = wait_until_ended(server, f"/documents/{document_id}", BOB, timeout=60)
+    assert ended["status"] == "succeeded" and datetime.fromisoformat(ended["updated_at"]) >= process_at
+
+    batch_at = (datetime.now(UTC) + timedelta(seconds=4)).replace(microsecond=0)
+    started = call(server, "POST", "/batches", BOB, json={"document_ids": [document_id], "process_at": batch_at.isoformat()})
+    assert (started.status_code, started.json()["status"]) == (202, "scheduled"), started.text
+    batch_id = started.json()["batch_id"]
+    assert call(server, "GET", f"/batches/{batch_id}", BOB).json()["status"] == "scheduled"
+    batch = wait_until_ended(server, f"/batches/{batch_id}", BOB, timeout=60)
+    assert batch["status"] == "completed" and datetime.fromisoformat(batch["updated_at"]) >= batch_at
+    too_late = (datetime.now(UTC) + timedelta(days=400)).isoformat()
+    refused = call(server, "POST", "/uploads", BOB, json={"filename": "a.pdf", "content_type": "application/pdf",
+                                                           "process_at": too_late})  # fmt: skip
+    assert (refused.status_code, error_code(refused)) == (422, "invalid_request")
+
+
+def test_a_high_priority_document_overtakes_a_flood_of_low_priority_ones(server, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from samples import make_pdf
+
+    small = tmp_path / "small.pdf"
+    small.write_bytes(make_pdf(["A short note about the quarterly figures, filed for later reading."]))
+    with ThreadPoolExecutor(8) as pool:
+        lows = list(pool.map(lambda _: upload(server, small, "application/pdf", BOB, priority="low"), range(200)))
+    high = upload(server, small, "application/pdf", BOB, priority="high")
+    assert wait_until_ended(server, f"/documents/{high}", BOB, timeout=120)["status"] == "succeeded"
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda i: call(server, "GET", f"/documents/{i}", BOB).json()["status"], lows))
+    finished = sum(status in TERMINAL for status in statuses)
+    assert finished < len(lows) / 2, f"{finished} of {len(lows)} low-priority documents finished first"
+    assert call(server, "GET", f"/documents/{lows[0]}", BOB).json()["priority"] == "low"

@@ -16,6 +16,7 @@ import boto3
 import pytest
 
 from docflow import keys
+from docflow.admission import EventBridgeScheduler
 from docflow.notifications import EventBridgePublisher
 from docflow.service import (
     MAX_BATCH_DOCUMENTS,
@@ -67,6 +68,7 @@ def make_service(record_store, s3_store, workflows, settings: Settings | None = 
         presigner=s3_store,
         workflows=workflows,
         events=EventBridgePublisher(os.environ["DOCFLOW_EVENT_BUS"], boto3.client("events", region_name="us-east-1")),
+        scheduler=EventBridgeScheduler.from_environment(),
         settings=settings or Settings(),
         clock=Clock(),
         new_id=id_sequence(),
@@ -407,7 +409,7 @@ def test_create_batch_writes_the_manifest_records_the_batch_and_starts_its_workf
     answer = service.create_batch("alice", [first, second, first, second])
 
     batch_id = answer["batch_id"]
-    assert answer == {"batch_id": batch_id, "status": "running", "total": 2}
+    assert answer == {"batch_id": batch_id, "status": "running", "total": 2, "process_at": None}
     manifest_key = f"batches/{batch_id}/manifest.json"
     assert s3_store.get_json(manifest_key) == [
         {"document_id": first, "key": f"uploads/{first}/invoice.pdf", "filename": "invoice.pdf", "batch_id": batch_id},

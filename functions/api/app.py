@@ -16,6 +16,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from docflow.admission import EventBridgeScheduler
 from docflow.api_models import (
     Batch,
     BatchRequest,
@@ -46,6 +47,7 @@ service = DocflowService(
     presigner=store,
     workflows=StepFunctionsWorkflows.from_environment(),
     events=EventBridgePublisher.from_environment(),
+    scheduler=EventBridgeScheduler.from_environment(),
     settings=Settings.from_environment(),
 )
 
@@ -107,7 +109,9 @@ def health() -> Health:
 
 @app.post("/uploads")
 def create_upload(request: UploadRequest) -> tuple[UploadCreated, int]:
-    created = service.create_upload(caller(), request.filename, request.content_type, request.size)
+    created = service.create_upload(
+        caller(), request.filename, request.content_type, request.size, request.process_at, request.priority
+    )
     metrics.add_metric(name="UploadsPresigned", unit="Count", value=1)
     return UploadCreated.model_validate(created), 201
 
@@ -133,7 +137,8 @@ def process_document(document_id: str) -> tuple[Processing, int]:
 
 @app.post("/batches")
 def create_batch(request: BatchRequest) -> tuple[BatchStarted, int]:
-    return BatchStarted.model_validate(service.create_batch(caller(), request.document_ids)), 202
+    started = service.create_batch(caller(), request.document_ids, request.process_at, request.priority)
+    return BatchStarted.model_validate(started), 202
 
 
 @app.get("/batches/<batch_id>")

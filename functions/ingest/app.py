@@ -19,8 +19,9 @@ from aws_lambda_powertools.utilities.parser.models import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AliasChoices, Field, Json
 
+from docflow.admission import EventBridgeScheduler, SqsLane
 from docflow.dynamodb_records import DynamoRecordStore
-from docflow.ingestion import Upload, ingest
+from docflow.ingestion import Admission, Upload, ingest
 from docflow.runtime import logger, metrics, tracer
 from docflow.workflows import StepFunctionsWorkflows
 
@@ -44,6 +45,7 @@ class UploadMessage(SqsRecordModel):
 
 records = DynamoRecordStore.from_environment()
 workflows = StepFunctionsWorkflows.from_environment()
+admission = Admission(SqsLane.from_environment(), EventBridgeScheduler.from_environment())
 processor = BatchProcessor(event_type=EventType.SQS, model=UploadMessage)
 
 
@@ -52,7 +54,7 @@ def handle_message(record: UploadMessage) -> None:
     created = record.body.detail.object
     # Keys in S3 events are URL-encoded; docflow's upload keys never hold % or +.
     upload = Upload(key=unquote_plus(created.key), etag=created.etag, version_id=created.version_id)
-    outcome = ingest(records, workflows, upload, datetime.now(UTC).isoformat(timespec="microseconds"))
+    outcome = ingest(records, workflows, admission, upload, datetime.now(UTC).isoformat(timespec="microseconds"))
     logger.info("ingested", extra={"key": upload.key, "outcome": outcome})
     metrics.add_metric(name=f"Uploads{outcome.capitalize()}", unit=MetricUnit.Count, value=1)
 
