@@ -204,6 +204,32 @@ def test_a_batch_reports_every_document_exactly_once(cloud):
 # -- injected faults: every document still ends terminal; transient faults end succeeded ----------
 
 
+def test_a_batch_whose_workflow_fails_is_recorded_and_announced_failed(cloud):
+    """The manifest is gone: the Map cannot read it, the Catch records the batch failed
+    (Batch Failed on the bus) and the execution fails, as it would have."""
+    from docflow.dynamodb_records import DynamoRecordStore
+    from docflow.records import BatchRecord
+
+    records = DynamoRecordStore(cloud.table, cloud.client("dynamodb"))
+    batch_id = uuid.uuid4().hex
+    records.create_batch(BatchRecord(batch_id, "alice", 3, keys.manifest_key(batch_id), "running", "t0", "t0"))
+    sqs, events = cloud.client("sqs"), cloud.client("events")
+    url = sqs.create_queue(QueueName=f"watch-{batch_id[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=f"watch-{batch_id[:8]}", EventBusName=cloud.event_bus, EventPattern=json.dumps({"source": ["docflow"]}))
+    events.put_targets(Rule=f"watch-{batch_id[:8]}", EventBusName=cloud.event_bus, Targets=[{"Id": "q", "Arn": arn}])
+    execution = cloud.client("stepfunctions").start_execution(
+        stateMachineArn=cloud.state_machines["batch"], name=batch_id,
+        input=json.dumps({"batch_id": batch_id, "manifest_key": keys.manifest_key(batch_id)}),
+    )  # fmt: skip
+    finished = cloud.wait_for_execution(execution["executionArn"], timeout=120)
+    assert (finished["status"], finished.get("error")) == ("FAILED", "BatchFailed")
+    assert records.get_batch(batch_id).status == "failed"
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+    announced = [json.loads(message["Body"]) for message in messages]
+    assert [(e["detail-type"], e["detail"]["batch_id"]) for e in announced] == [("Batch Failed", batch_id)]
+
+
 def test_a_worker_dying_mid_invocation_is_retried(cloud):
     cloud.faults.crash_next("extract")
     document = upload(cloud, "crash.pdf", make_pdf([LOREM]))
