@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
+from localcloud.loops import Loop
 from localcloud.workers import Invocation
 
-logger = logging.getLogger("docflow.localcloud")
 # Lambda's pollers long-poll; moto's long poll spins on the CPU for its whole wait, so
 # this one asks without waiting and rests between empty answers instead.
 IDLE_SECONDS = 0.2
@@ -39,25 +36,13 @@ class QueuePoller:
         self.batch_size = batch_size
         self.invoke = invoke
         self.region = region
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"poll {queue_arn}", daemon=True)
+        self.loop = Loop(f"poll {queue_arn}", self.poll_once, IDLE_SECONDS)
 
     def start(self) -> None:
-        self._thread.start()
+        self.loop.start()
 
     def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                if not self.poll_once():
-                    self._stopped.wait(IDLE_SECONDS)
-            except Exception:  # the server may be stopping; a poller must outlive a bad poll
-                if not self._stopped.is_set():
-                    logger.exception("polling %s failed", self.queue_arn)
-                    time.sleep(1)
+        self.loop.stop()
 
     def poll_once(self, wait_seconds: int = 0) -> int:
         """One receive and one invocation; returns how many messages were received."""

@@ -5,14 +5,13 @@ function with its input, as Scheduler would, and deletes it (ActionAfterCompleti
 
 from __future__ import annotations
 
-import logging
 import re
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-logger = logging.getLogger("docflow.localcloud")
+from localcloud.loops import Loop
+
 POLL_SECONDS = 0.5
 _AT = re.compile(r"^at\((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\)$")
 
@@ -26,23 +25,13 @@ def due_at(expression: str) -> datetime | None:
 class ScheduleRunner:
     def __init__(self, scheduler: Any, group: str, invoke: Callable[[str, Any], Any]):
         self.scheduler, self.group, self.invoke = scheduler, group, invoke
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="schedules", daemon=True)
+        self.loop = Loop("schedules", lambda: self.run_due(datetime.now(UTC)), POLL_SECONDS)
 
     def start(self) -> None:
-        self._thread.start()
+        self.loop.start()
 
     def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stopped.wait(POLL_SECONDS):
-            try:
-                self.run_due(datetime.now(UTC))
-            except Exception:  # the server may be stopping; the runner must outlive a bad look
-                if not self._stopped.is_set():
-                    logger.exception("running the schedules failed")
+        self.loop.stop()
 
     def run_due(self, now: datetime) -> int:
         """Runs every schedule due by `now`; returns how many."""

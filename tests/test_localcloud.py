@@ -131,3 +131,27 @@ def test_substitute_refuses_to_leave_a_placeholder_unfilled():
     assert substitute("${A}-${B}", {"A": "1", "B": "2"}) == "1-2"
     with pytest.raises(KeyError, match="B"):
         substitute("${A}-${B}", {"A": "1"})
+
+
+def test_the_schedule_runner_runs_what_is_due_once_and_leaves_the_rest(aws):
+    """moto keeps EventBridge Scheduler's schedules but never runs them; the local cloud does."""
+    from datetime import UTC, datetime, timedelta
+
+    import boto3
+
+    from docflow.admission import EventBridgeScheduler
+    from localcloud.scheduler import ScheduleRunner
+
+    client = boto3.client("scheduler", region_name="us-east-1")
+    client.create_schedule_group(Name="later")
+    scheduler = EventBridgeScheduler("later", "arn:aws:lambda:us-east-1:123456789012:function:docflow-jobs", "arn:role", client)
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    scheduler.start_at(now - timedelta(seconds=1), "document-due", {"job": "start", "batch_id": "b1"})
+    scheduler.start_at(now - timedelta(seconds=1), "document-due", {"job": "start", "batch_id": "b1"})  # made twice: one
+    scheduler.start_at(now + timedelta(minutes=5), "batch-later", {"job": "start", "batch_id": "b2"})
+    invoked = []
+    runner = ScheduleRunner(client, "later", lambda arn, payload: invoked.append((arn, json.loads(payload))))
+    assert runner.run_due(now) == 1 and runner.run_due(now) == 0
+    assert invoked == [("arn:aws:lambda:us-east-1:123456789012:function:docflow-jobs", {"job": "start", "batch_id": "b1"})]
+    assert [s["Name"] for s in client.list_schedules(GroupName="later")["Schedules"]] == ["batch-later"]
+    assert runner.run_due(now + timedelta(minutes=5)) == 1
