@@ -14,8 +14,16 @@ import re
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+# How many of a batch's Map children (10 documents each) run at once: a low-priority batch
+# takes one lane of them, the others ten.
+BATCH_CHILDREN = {"high": 10, "normal": 10, "low": 1}
 # Schedule names: letters, digits and -_. up to 64 characters.
 _UNSAFE = re.compile(r"[^0-9A-Za-z_.-]")
+
+
+def batch_input(batch_id: str, manifest_key: str, priority: str = "normal") -> dict[str, Any]:
+    """What the batch workflow starts from, however it is started (the API, docflow run)."""
+    return {"batch_id": batch_id, "manifest_key": manifest_key, "max_children": BATCH_CHILDREN[priority]}
 
 
 class Scheduler(Protocol):

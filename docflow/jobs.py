@@ -80,7 +80,7 @@ def start(
     if batch_id and records.activate_batch(batch_id, _iso(now)):
         record = records.get_batch(batch_id)
         assert record is not None, "it was just activated"
-        launch_batch(records, workflows, events, batch_id, record.manifest_key, now)
+        launch_batch(records, workflows, events, record, now)
         return {"batch": "started"}
     return {"batch": "not scheduled"}
 

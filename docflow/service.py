@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from docflow import keys
-from docflow.admission import Scheduler
+from docflow.admission import Scheduler, batch_input
 from docflow.notifications import WEBHOOK_TYPES, EventPublisher, end_batch
 from docflow.outcome import findings_of
 from docflow.records import (
@@ -184,26 +184,25 @@ class DocflowService:
         manifest_key = keys.manifest_key(batch_id)
         self.store.put_json(manifest_key, [found[i].workflow_input(batch_id) for i in unique])
         now = _timestamp(self.clock())
-        self.records.create_batch(
-            BatchRecord(
-                batch_id=batch_id,
-                owner=owner,
-                total=len(unique),
-                manifest_key=manifest_key,
-                status="scheduled" if later else "running",
-                created_at=now,
-                updated_at=now,
-                expires_at=self._expiry(),
-                priority=priority,
-                process_at=later,
-            )
+        record = BatchRecord(
+            batch_id=batch_id,
+            owner=owner,
+            total=len(unique),
+            manifest_key=manifest_key,
+            status="scheduled" if later else "running",
+            created_at=now,
+            updated_at=now,
+            expires_at=self._expiry(),
+            priority=priority,
+            process_at=later,
         )
+        self.records.create_batch(record)
         if later:
             job = {"job": "start", "batch_id": batch_id}
             self.scheduler.start_at(datetime.fromisoformat(later), f"batch-{batch_id}", job)
             return {"batch_id": batch_id, "status": "scheduled", "total": len(unique), "process_at": later}
         # The record comes first, so that no document's outcome can arrive before it.
-        launch_batch(self.records, self.workflows, self.events, batch_id, manifest_key, self.clock())
+        launch_batch(self.records, self.workflows, self.events, record, self.clock())
         return {"batch_id": batch_id, "status": "running", "total": len(unique), "process_at": None}
 
     def retry_batch(self, owner: str, batch_id: str) -> dict[str, Any]:
@@ -315,12 +314,14 @@ class DocflowService:
 
 
 def launch_batch(
-    records: RecordStore, workflows: Workflows, events: EventPublisher, batch_id: str, manifest_key: str, now: datetime
+    records: RecordStore, workflows: Workflows, events: EventPublisher, record: BatchRecord, now: datetime
 ) -> None:
-    """Starts a recorded batch's workflow and notes its execution; a start refused ends the
-    batch `failed` (and announces it) before the error goes on."""
+    """Starts a recorded batch's workflow (a low-priority one in its lane: fewer children at
+    once) and notes its execution; a start refused ends the batch `failed` (and announces it)
+    before the error goes on."""
+    batch_id = record.batch_id
     try:
-        execution = workflows.start_batch(batch_id, {"batch_id": batch_id, "manifest_key": manifest_key})
+        execution = workflows.start_batch(batch_id, batch_input(batch_id, record.manifest_key, record.priority))
     except Exception:
         end_batch(records, events, batch_id, "failed", _timestamp(now))
         raise

@@ -19,6 +19,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from docflow import keys
+from docflow.admission import batch_input
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def submit_batch(s3: Any, sfn: Any, bucket: str, state_machine_arn: str, files: 
     batch.execution_arn = sfn.start_execution(
         stateMachineArn=state_machine_arn,
         name=batch.batch_id,
-        input=json.dumps({"batch_id": batch.batch_id, "manifest_key": manifest_key}),
+        input=json.dumps(batch_input(batch.batch_id, manifest_key)),
     )["executionArn"]
     return batch
 

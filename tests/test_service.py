@@ -415,7 +415,7 @@ def test_create_batch_writes_the_manifest_records_the_batch_and_starts_its_workf
         {"document_id": first, "key": f"uploads/{first}/invoice.pdf", "filename": "invoice.pdf", "batch_id": batch_id},
         {"document_id": second, "key": f"uploads/{second}/invoice.pdf", "filename": "invoice.pdf", "batch_id": batch_id},
     ]
-    assert workflows.batches == [(batch_id, {"batch_id": batch_id, "manifest_key": manifest_key})]
+    assert workflows.batches == [(batch_id, {"batch_id": batch_id, "manifest_key": manifest_key, "max_children": 10})]
 
     record = record_store.get_batch(batch_id)
     assert (record.owner, record.status, record.total, record.done, record.failed) == ("alice", "running", 2, 0, 0)
@@ -635,3 +635,11 @@ def test_unknown_event_types_and_too_many_webhooks_are_refused(local_service):
         service.add_webhook("alice", f"http://127.0.0.1:9/{number}", None)
     with pytest.raises(Conflict, match="10 webhooks"):
         service.add_webhook("alice", "http://127.0.0.1:9/eleventh", None)
+
+
+def test_a_low_priority_batch_runs_one_child_of_documents_at_a_time(service, record_store, workflows):
+    document_ids = [processed(service, record_store) for _ in range(2)]
+    started = service.create_batch("alice", document_ids, priority="low")
+    (name, start), = workflows.batches
+    assert (name, start["max_children"]) == (started["batch_id"], 1)
+    assert service.get_batch("alice", started["batch_id"])["priority"] == "low"

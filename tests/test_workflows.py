@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from docflow import keys
+from docflow.admission import batch_input
 from localcloud import LocalCloud
 from samples import LOREM, make_image, make_pdf
 
@@ -186,7 +187,7 @@ def test_a_batch_reports_every_document_exactly_once(cloud):
     execution = sfn.start_execution(
         stateMachineArn=cloud.state_machines["batch"],
         name=batch_id,
-        input=json.dumps({"batch_id": batch_id, "manifest_key": manifest_key}),
+        input=json.dumps(batch_input(batch_id, manifest_key)),
     )
     finished = cloud.wait_for_execution(execution["executionArn"], timeout=300)
     assert finished["status"] == "SUCCEEDED", finished
@@ -202,6 +203,23 @@ def test_a_batch_reports_every_document_exactly_once(cloud):
 
 
 # -- injected faults: every document still ends terminal; transient faults end succeeded ----------
+
+
+def test_a_low_priority_batch_runs_its_children_one_at_a_time_to_the_same_report(cloud):
+    documents = [upload(cloud, f"{n}.pdf", make_pdf([f"document {n}"])) for n in range(11)]  # two children
+    batch_id = uuid.uuid4().hex
+    manifest_key = keys.manifest_key(batch_id)
+    manifest = [{**document, "batch_id": batch_id} for document in documents]
+    cloud.client("s3").put_object(Bucket=cloud.bucket, Key=manifest_key, Body=json.dumps(manifest).encode())
+    start = batch_input(batch_id, manifest_key, "low")
+    assert start["max_children"] == 1
+    execution = cloud.client("stepfunctions").start_execution(
+        stateMachineArn=cloud.state_machines["batch"], name=batch_id, input=json.dumps(start)
+    )
+    finished = cloud.wait_for_execution(execution["executionArn"], timeout=300)
+    assert finished["status"] == "SUCCEEDED", finished
+    report = read_json(cloud, json.loads(finished["output"])["report_key"])
+    assert report["summary"]["succeeded"] == 11
 
 
 def test_a_batch_whose_workflow_fails_is_recorded_and_announced_failed(cloud):
@@ -220,7 +238,7 @@ def test_a_batch_whose_workflow_fails_is_recorded_and_announced_failed(cloud):
     events.put_targets(Rule=f"watch-{batch_id[:8]}", EventBusName=cloud.event_bus, Targets=[{"Id": "q", "Arn": arn}])
     execution = cloud.client("stepfunctions").start_execution(
         stateMachineArn=cloud.state_machines["batch"], name=batch_id,
-        input=json.dumps({"batch_id": batch_id, "manifest_key": keys.manifest_key(batch_id)}),
+        input=json.dumps(batch_input(batch_id, keys.manifest_key(batch_id))),
     )  # fmt: skip
     finished = cloud.wait_for_execution(execution["executionArn"], timeout=120)
     assert (finished["status"], finished.get("error")) == ("FAILED", "BatchFailed")
