@@ -25,6 +25,7 @@ setup: $(INSTALLED)
 
 # Reinstalls only when the project's dependencies change.
 $(INSTALLED): pyproject.toml scripts/system-packages.sh
+	@echo "docflow: setting up $(VENV) (system packages, then Python's; the first time takes a minute or two)…"
 	@bash scripts/system-packages.sh
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -qq --disable-pip-version-check --upgrade pip

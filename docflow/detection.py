@@ -25,6 +25,10 @@ PDF_TYPES = frozenset({"application/pdf"})
 
 # Extensions whose usual type differs from what libmagic names the same content.
 _EXTENSION_ALIASES = {"image/x-ms-bmp": "image/bmp"}
+# Formats written as plain text: content sniffed as text/plain can be any of them (a .csv,
+# .md or .json file is text to libmagic), so their names do not disagree with it.
+_TEXT_FORMATS = frozenset({"application/json", "application/xml", "application/x-yaml", "application/yaml",
+                           "application/javascript", "application/x-sh", "application/sql"})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ def extension_disagrees(filename: str, mime_type: str) -> bool:
         return False
     expected, _ = mimetypes.guess_type(f"x{suffix}", strict=False)
     if expected is None:
+        return False
+    if mime_type == "text/plain" and (expected.startswith("text/") or expected in _TEXT_FORMATS):
         return False
     normalise = lambda mime: _EXTENSION_ALIASES.get(mime, mime)  # noqa: E731
     return normalise(expected) != normalise(mime_type)

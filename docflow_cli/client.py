@@ -10,6 +10,7 @@ import mimetypes
 import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ DEFAULT_API = "http://127.0.0.1:8000"
 
 class ApiError(RuntimeError):
     def __init__(self, status: int, code: str, message: str):
-        super().__init__(f"{message} ({status} {code})")
+        # Status 0: no HTTP answer at all, which the message says by itself.
+        super().__init__(f"{message} ({status} {code})" if status else message)
         self.status, self.code, self.message = status, code, message
 
 
@@ -169,7 +171,13 @@ def _send(request: urllib.request.Request, timeout: float) -> tuple[int, bytes]:
     except urllib.error.HTTPError as error:
         return error.code, error.read()
     except urllib.error.URLError as error:
-        raise ApiError(0, "unreachable", f"cannot reach {request.full_url}: {error.reason}") from error
+        where = urllib.parse.urlsplit(request.full_url)
+        raise ApiError(
+            0,
+            "unreachable",
+            f"cannot reach {where.scheme}://{where.netloc} ({error.reason}): is `docflow serve` running there, "
+            "or is --api (or DOCFLOW_API_URL) the right address?",
+        ) from error
 
 
 def guess_content_type(path: Path) -> str:

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import functools
+import importlib.metadata
 import json
 import logging
 import os
 import re
 import secrets
 import signal
+import socket
 import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NoReturn
 
 from docflow.jobs import JOBS
 from docflow.notifications import WEBHOOK_TYPES
+from docflow.settings import Settings
 from docflow.statuses import PRIORITIES, TERMINAL_BATCH_STATUSES, TERMINAL_STATUSES
 from docflow_cli.batch import BatchFailed, InputFile, submit_batch, wait_for_batch
 from docflow_cli.client import ApiClient, ApiError
@@ -52,11 +57,28 @@ def collect_inputs(paths: list[Path]) -> list[InputFile]:
     return found
 
 
+def check_out_dir(out_dir: Path) -> None:
+    """--out must be a new or empty folder, or one a previous run wrote (its report.json
+    beside thumbnails/ and text/, which this run replaces): never a file, nor a folder of
+    files docflow would mix with or delete."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir} is a file; give a folder for the results")
+    if not out_dir.is_dir() or (out_dir / "report.json").is_file():
+        return
+    foreign = [path.name for path in sorted(out_dir.iterdir()) if path.name != ".local-cloud"]
+    if foreign:
+        raise UsageError(
+            f"--out {out_dir} already holds files docflow did not write ({', '.join(foreign[:3])}"
+            f"{', …' if len(foreign) > 3 else ''}); give a new or empty folder"
+        )
+
+
 def run(arguments: argparse.Namespace) -> int:
     from localcloud import LocalCloud  # moto is heavy: only the commands that need it load it
 
     inputs = collect_inputs(arguments.paths)
     out_dir: Path = arguments.out
+    check_out_dir(out_dir)
     print(f"docflow: processing {len(inputs)} file(s) in the local cloud…", file=sys.stderr)
     started = time.monotonic()
     with LocalCloud(out_dir / ".local-cloud", concurrency=arguments.concurrency) as cloud:
@@ -76,10 +98,26 @@ def run(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def check_port_free(port: int) -> None:
+    """Says at once, by its number, that the port is taken, rather than after the cloud starts."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise UsageError(
+                f"port {port} on 127.0.0.1 is in use (another docflow serve?); choose another with --port"
+            ) from None
+
+
 def serve(arguments: argparse.Namespace) -> int:
     from localcloud import LocalCloud
     from localcloud.api_gateway import LocalApiGateway
 
+    check_port_free(arguments.port)
+    try:
+        Settings.from_environment()  # the DOCFLOW_* settings given here win over the catalog's: check them first
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     tokens = [token.strip() for token in os.environ.get("DOCFLOW_API_TOKEN", "").split(",") if token.strip()]
     if not tokens:
         tokens = [secrets.token_urlsafe(24)]
@@ -134,7 +172,12 @@ def status(arguments: argparse.Namespace) -> int:
     except ApiError as error:
         if error.status != 404:
             raise
-        found = client.batch(arguments.id)  # ids of both kinds look alike
+        try:
+            found = client.batch(arguments.id)  # ids of both kinds look alike
+        except ApiError as missing:
+            if missing.status != 404:
+                raise
+            raise ApiError(404, "not_found", f"No document or batch {arguments.id} of yours.") from None
     print(json.dumps(found, indent=2, ensure_ascii=False))
     return EXIT_OK
 
@@ -283,13 +326,34 @@ def positive_int(text: str) -> int:
     return value
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, which also suggests the nearest command for a mistyped one."""
+
+    def error(self, message: str) -> NoReturn:
+        wrong = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if wrong:
+            choices = re.findall(r"'?([\w-]+)'?", wrong.group(2))
+            close = difflib.get_close_matches(wrong.group(1), choices, n=1)
+            if close:
+                message = f"{message}; did you mean '{close[0]}'?"
+        super().error(message)
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("docflow")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="docflow",
         description="Serverless document processing: detect each file's type, extract PDF text, "
         "thumbnail images, analyse keywords and sentiment, and report on the batch.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"docflow {version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
     run_parser = commands.add_parser(
         "run",
         help="process files locally, through the same state machines and handlers as on AWS",
@@ -337,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve_parser.set_defaults(handler=serve)
 
-    client_options = argparse.ArgumentParser(add_help=False)
+    client_options = Parser(add_help=False)
     client_options.add_argument(
         "--api", metavar="URL", help="the API's URL (default: $DOCFLOW_API_URL, else http://127.0.0.1:8000)"
     )

@@ -88,11 +88,16 @@ def summary_table(report: dict) -> str:
     summary = report["summary"]
     lines.append("")
     lines.append(
-        f"{summary['total_documents']} documents: {summary['succeeded']} succeeded, {summary['failed']} failed, "
-        f"{summary['skipped']} skipped; {summary['total_pages']} pages, {summary['total_words']} words"
+        f"{_count(summary['total_documents'], 'document')}: {summary['succeeded']} succeeded, "
+        f"{summary['failed']} failed, {summary['skipped']} skipped; {_count(summary['total_pages'], 'page')}, "
+        f"{_count(summary['total_words'], 'word')}"
     )
     return "\n".join(lines)
 
 
 def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

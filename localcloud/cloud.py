@@ -27,6 +27,7 @@ from moto.core.models import patch_client
 from docflow.dynamodb_records import create_table
 from docflow.ingestion import upload_event_pattern
 from docflow.notifications import EVENT_PATTERN
+from docflow.settings import Settings
 from infra.catalog import (
     FunctionSpec,
     deployed_name,
@@ -65,6 +66,9 @@ LOCAL_SETTINGS = {
     # Webhooks may target this machine, so that a receiver of one's own gets them here.
     "DOCFLOW_WEBHOOK_LOOPBACK": "1",
 }
+
+
+SETTINGS = frozenset(variable for variable, _, _ in Settings.described())
 
 
 class LocalCloud:
@@ -328,6 +332,8 @@ class LocalCloud:
             POWERTOOLS_TRACE_DISABLED="true",  # no X-Ray daemon here
         )
         environment.update({key: value for key, value in LOCAL_SETTINGS.items() if key in environment})
+        # The settings of the user's own environment win over the catalog's, for the functions that read them.
+        environment.update({key: os.environ[key] for key in SETTINGS if key in environment and key in os.environ})
         if self.s3_gateway is not None:
             # S3 is the gateway for every function, as for clients: it checks presigned
             # uploads, hands out URLs clients can reach, and can inject S3's own failures.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -138,3 +139,95 @@ def test_the_docflow_command_ends_with_its_output_whole(tmp_path):
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert missing.returncode == 2 and "no such file or folder" in missing.stderr
+
+
+# -- rough edges a new user met -------------------------------------------------------------------
+
+
+def test_version_is_an_answer_and_a_mistyped_command_gets_a_suggestion(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("docflow ")
+    with pytest.raises(SystemExit) as done:
+        main(["rnu", "examples"])
+    assert done.value.code == 2 and "did you mean 'run'?" in capsys.readouterr().err
+
+
+def test_out_naming_a_file_or_a_folder_of_someone_elses_files_is_refused_and_nothing_is_deleted(tmp_path, capsys):
+    file = tmp_path / "results.txt"
+    file.write_text("mine")
+    assert main(["run", str(EXAMPLES), "--out", str(file)]) == 2
+    assert "is a file" in capsys.readouterr().err and file.read_text() == "mine"
+    folder = tmp_path / "work"
+    (folder / "text").mkdir(parents=True)
+    (folder / "text" / "notes.txt").write_text("mine too")
+    assert main(["run", str(EXAMPLES), "--out", str(folder)]) == 2
+    assert "did not write" in capsys.readouterr().err
+    assert (folder / "text" / "notes.txt").read_text() == "mine too"
+
+
+def test_a_previous_runs_output_may_be_written_over(demo_run, capsys):
+    from docflow_cli.main import check_out_dir
+
+    _, out, _ = demo_run
+    check_out_dir(out)  # report.json beside its thumbnails/ and text/: docflow's own
+
+
+def test_counts_are_singular_when_there_is_one():
+    from docflow_cli.output import summary_table
+
+    summary = {"total_documents": 1, "succeeded": 1, "failed": 0, "skipped": 0, "total_pages": 1, "total_words": 1}
+    document = {"filename": "a.pdf", "status": "succeeded", "mime_type": "application/pdf", "page_count": 1,
+                "word_count": 1}  # fmt: skip
+    assert summary_table({"documents": [document], "summary": summary}).endswith(
+        "1 document: 1 succeeded, 0 failed, 0 skipped; 1 page, 1 word"
+    )
+
+
+def test_a_server_that_does_not_answer_is_named_with_what_to_check(capsys):
+    import socket
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    assert main(["status", "abc", "--api", f"http://127.0.0.1:{port}", "--token", "t"]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot reach http://127.0.0.1:{port}" in err and "docflow serve" in err and "(0 unreachable)" not in err
+
+
+def test_serve_names_a_taken_port_and_a_bad_setting_at_once():
+    import socket
+    import time
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        completed = subprocess.run([sys.executable, "-m", "docflow_cli.main", "serve", "--port", str(port)],
+                                   capture_output=True, text=True, timeout=60, cwd=REPO)  # fmt: skip
+    assert completed.returncode == 2 and time.monotonic() - started < 5
+    assert f"port {port} on 127.0.0.1 is in use" in completed.stderr and "--port" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    wrong = subprocess.run([sys.executable, "-m", "docflow_cli.main", "serve", "--port", "0"], cwd=REPO,
+                           env={**os.environ, "DOCFLOW_OCR": "sometimes"}, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert wrong.returncode == 2 and "DOCFLOW_OCR='sometimes' is not one of auto, off, force" in wrong.stderr
+
+
+def test_the_users_settings_win_over_the_catalogs_in_the_local_cloud(tmp_path, monkeypatch):
+    from infra.catalog import load_catalog, state_machine_files
+    from localcloud.cloud import LocalCloud
+
+    monkeypatch.setenv("DOCFLOW_MAX_UPLOAD_BYTES", "1000")
+    cloud = LocalCloud(tmp_path)  # not started: only its view of the functions' environments is read
+    specs = {spec.name: spec for spec in load_catalog()}
+    cloud.function_arns = {name: f"arn:local:{name}" for name in specs}
+    cloud.state_machines = {name: f"arn:local:{name}" for name in state_machine_files()}
+    cloud.queues = {name: f"https://local/{name}" for name, spec in specs.items() if spec.queue}
+    assert cloud._function_environment(specs["api"])["DOCFLOW_MAX_UPLOAD_BYTES"] == "1000"
+    assert "DOCFLOW_MAX_UPLOAD_BYTES" not in cloud._function_environment(specs["detect"])  # only where it is read
+
+
+def test_the_first_make_says_what_it_is_setting_up():
+    planned = subprocess.run(["make", "-n", "-W", "pyproject.toml", "setup"], cwd=REPO, capture_output=True, text=True)
+    assert "setting up .venv" in planned.stdout and "a minute or two" in planned.stdout

@@ -52,6 +52,12 @@ def test_the_type_comes_from_the_content(data, mime_type, kind):
         ("report.pdf", "image/png", True),
         ("no-extension", "application/pdf", False),
         ("archive.tar.unknownext", "application/pdf", False),
+        # Text formats are text/plain to libmagic: their names agree with it, but not with a PDF.
+        ("table.csv", "text/plain", False),
+        ("notes.md", "text/plain", False),
+        ("data.json", "text/plain", False),
+        ("table.csv", "application/pdf", True),
+        ("report.pdf", "text/plain", True),
     ],
 )
 def test_extension_mismatch(filename, mime_type, disagrees):

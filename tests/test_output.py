@@ -50,4 +50,4 @@ def test_the_summary_table_shows_each_document_and_the_totals():
     table = summary_table(report)
     assert "keywords: alpha" in table
     assert "pdf_encrypted: needs a password" in table
-    assert table.splitlines()[-1] == "2 documents: 1 succeeded, 1 failed, 0 skipped; 1 pages, 2 words"
+    assert table.splitlines()[-1] == "2 documents: 1 succeeded, 1 failed, 0 skipped; 1 page, 2 words"

@@ -318,7 +318,7 @@ def test_the_readme_walkthrough_runs_as_written(server, tmp_path):
     completed = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", readme_walkthrough()],
         cwd=tmp_path,
-        env={**os.environ, "API": server.api, "TOKEN": ALICE},
+        env={**os.environ, "DOCFLOW_API_URL": server.api, "DOCFLOW_API_TOKEN": ALICE},
         capture_output=True,
         text=True,
         timeout=300,
@@ -330,6 +330,7 @@ def test_the_readme_walkthrough_runs_as_written(server, tmp_path):
     assert "thumbnail.png: PNG image data, 300 x 300" in output
     assert '"status": "completed"' in output and '"total_documents": 2' in output
     assert '"status": "cancelled"' in output
+    assert [path.name for path in tmp_path.iterdir()] == ["examples"]  # its files went to a folder of their own
 
 
 # -- the CLI's client commands ---------------------------------------------------------------------
@@ -552,3 +553,18 @@ def test_a_high_priority_document_overtakes_a_flood_of_low_priority_ones(server,
     finished = sum(status in TERMINAL for status in statuses)
     assert finished < len(lows) / 2, f"{finished} of {len(lows)} low-priority documents finished first"
     assert call(server, "GET", f"/documents/{lows[0]}", BOB).json()["priority"] == "low"
+
+
+def test_the_cli_names_an_unknown_id_and_manages_webhooks(server):
+    unknown = docflow(server, "status", "no-such-id")
+    assert unknown.returncode == 1 and "No document or batch no-such-id of yours." in unknown.stderr
+    added = docflow(server, "webhooks", "add", "http://127.0.0.1:9/hook", "--events", "document.failed")
+    assert added.returncode == 0, added.stderr
+    created = json.loads(added.stdout)
+    assert created["events"] == ["document.failed"] and created["secret"].startswith("whsec_")
+    listed = docflow(server, "webhooks", "list")
+    assert f"{created['webhook_id']}  http://127.0.0.1:9/hook  document.failed" in listed.stdout
+    assert docflow(server, "webhooks", "remove", created["webhook_id"]).returncode == 0
+    assert created["webhook_id"] not in docflow(server, "webhooks", "list").stdout
+    refused = docflow(server, "webhooks", "add", "http://169.254.169.254/")
+    assert refused.returncode == 1 and "metadata" in refused.stderr
