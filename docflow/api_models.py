@@ -10,6 +10,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from docflow.outcome import ErrorInfo, Findings
 from docflow.statuses import BatchStatus, DocumentStatus, Priority
 
+# Routes anyone may call: the health check, and the API's documentation (Swagger UI and its
+# OpenAPI document), which a browser opens before it has any credentials.
+PUBLIC_PATHS = frozenset({"/health", "/docs"})
+
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", examples=["3f2b9c0d5a6e4f1b8c7d6e5f4a3b2c1d"])]
 
 
@@ -120,6 +124,12 @@ class WebhookCreated(Webhook):
 
 class WebhookList(BaseModel):
     webhooks: list[Webhook]
+
+
+class ErrorBody(BaseModel):
+    """Every error docflow answers: a code from the README's table and a message for people."""
+
+    error: ErrorInfo = Field(examples=[{"code": "not_found", "message": "No document 3f2b9c0d5a6e4f1b8c7d6."}])
 
 
 class Health(BaseModel):

@@ -8,6 +8,7 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from docflow.api_models import PUBLIC_PATHS
 from infra.nag import acknowledge, acknowledge_managed_policy
 from infra.pipeline import LOG_RETENTION, Pipeline
 
@@ -45,17 +46,16 @@ class Api(Construct):
                 ),
             ),
         )  # fmt: skip
-        health = self.rest_api.root.add_resource("health")
-        health_method = health.add_method(
-            "GET",
-            apigateway.LambdaIntegration(pipeline.functions["api"]),
-            authorization_type=apigateway.AuthorizationType.NONE,
-        )
-        for rule, reason in (
-            ("AwsSolutions-APIG4", "GET /health is public on purpose: load balancers and uptime checks call it."),
-            ("AwsSolutions-COG4", "GET /health is public on purpose; every other route uses IAM auth, not Cognito."),
-        ):
-            acknowledge(health_method, rule, reason)
+        # The public routes (docflow.api_models.PUBLIC_PATHS): the health check, which load
+        # balancers and uptime checks call, and the docs, which a browser opens with no credentials.
+        for path in sorted(PUBLIC_PATHS):
+            public = self.rest_api.root.add_resource(path.strip("/")).add_method(
+                "GET",
+                apigateway.LambdaIntegration(pipeline.functions["api"]),
+                authorization_type=apigateway.AuthorizationType.NONE,
+            )
+            for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+                acknowledge(public, rule, f"GET {path} is public on purpose; every other route uses IAM auth.")
         for rule, reason in (
             ("AwsSolutions-COG4", "The API uses IAM (SigV4) auth: its callers are programs holding AWS credentials."),
             ("AwsSolutions-APIG2", "Requests are validated in the api function against its OpenAPI models, "

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from docflow.api_models import PUBLIC_PATHS
 from infra.catalog import ThrottleSpec
 from localcloud.servers import SHUTDOWN_POLL_SECONDS, log_request_errors
 from localcloud.workers import Invocation
@@ -28,7 +29,6 @@ from localcloud.workers import Invocation
 logger = logging.getLogger("docflow.localcloud")
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-PUBLIC_PATHS = frozenset({"/health"})
 _TEXT_TYPES = ("application/json", "text/", "application/xml")
 
 

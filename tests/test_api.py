@@ -123,8 +123,10 @@ def executions(state_machine_arn: str) -> list[dict]:
 # -- authentication ---------------------------------------------------------------------------
 
 
-def test_health_answers_without_a_caller(api):
+def test_health_and_the_docs_answer_without_a_caller(api):
     assert request(api, "GET", "/health", caller=None) == (200, {"status": "ok"})
+    status, schema = request(api, "GET", "/docs", caller=None, query={"format": "json"})
+    assert status == 200 and schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 
 
 @pytest.mark.parametrize(
@@ -137,7 +139,7 @@ def test_health_answers_without_a_caller(api):
         ("POST", "/batches", {"document_ids": ["abc"]}),
         ("GET", "/batches/abc", None),
         ("DELETE", "/batches/abc", None),
-        ("GET", "/docs", None),
+        ("POST", "/webhooks", {"url": "https://example.com/x"}),
         ("GET", "/no/such/route", None),
     ],
 )

@@ -364,14 +364,14 @@ def test_object_permissions_are_scoped_to_key_prefixes(template):
 # -- the API --------------------------------------------------------------------------------------------
 
 
-def test_every_route_but_health_needs_iam_auth(template):
+def test_every_route_but_health_and_docs_needs_iam_auth(template):
     methods = resources(template, "AWS::ApiGateway::Method")
     by_auth = {(m["Properties"]["HttpMethod"], m["Properties"]["AuthorizationType"]) for m in methods.values()}
     assert ("ANY", "AWS_IAM") in by_auth and ("GET", "NONE") in by_auth
     public = [m for m in methods.values() if m["Properties"]["AuthorizationType"] == "NONE"]
-    assert len(public) == 1  # GET /health
-    health = resources(template, "AWS::ApiGateway::Resource")[public[0]["Properties"]["ResourceId"]["Ref"]]
-    assert health["Properties"]["PathPart"] == "health"
+    assert {m["Properties"]["HttpMethod"] for m in public} == {"GET"}
+    paths = resources(template, "AWS::ApiGateway::Resource")
+    assert sorted(paths[m["Properties"]["ResourceId"]["Ref"]]["Properties"]["PathPart"] for m in public) == ["docs", "health"]
 
 
 def test_the_stage_throttles_traces_and_logs_access(template):

@@ -568,3 +568,25 @@ def test_the_cli_names_an_unknown_id_and_manages_webhooks(server):
     assert created["webhook_id"] not in docflow(server, "webhooks", "list").stdout
     refused = docflow(server, "webhooks", "add", "http://169.254.169.254/")
     assert refused.returncode == 1 and "metadata" in refused.stderr
+
+
+
+def test_the_docs_open_in_a_browser_and_say_how_to_sign_in_and_what_each_route_answers(server):
+    page = requests.get(server.api + "/docs", timeout=30)  # no token: a browser has none yet
+    assert page.status_code == 200 and "swagger" in page.text.lower()
+    document = requests.get(server.api + "/docs?format=json", timeout=30).json()
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearer"] == {**schemes["bearer"], "type": "http", "scheme": "bearer"} and "sigv4" in schemes
+    assert document["security"] == [{"bearer": []}, {"sigv4": []}]
+    answers = {(method.upper(), path): set(operation["responses"]) for path, operations in document["paths"].items()
+               for method, operation in operations.items()}  # fmt: skip
+    assert answers[("POST", "/uploads")] >= {"201", "400", "401", "403", "413", "415", "422", "429"}
+    assert answers[("POST", "/batches")] >= {"202", "404", "409"} and answers[("DELETE", "/webhooks/{webhook_id}")] >= {"204", "404"}
+    assert all({"401", "403", "429"} <= statuses for (method, path), statuses in answers.items() if path != "/health")
+    upload = document["paths"]["/uploads"]["post"]
+    assert upload["summary"] and upload["tags"] == ["documents"]
+    error = upload["responses"]["404" if "404" in upload["responses"] else "413"]["content"]["application/json"]["schema"]
+    assert error["$ref"].endswith("/ErrorBody")
+    # Signed in as Swagger UI's Authorize button signs: the bearer header.
+    tried = requests.get(server.api + "/webhooks", headers={"Authorization": f"Bearer {ALICE}"}, timeout=30)
+    assert tried.status_code == 200
