@@ -109,12 +109,7 @@ class DynamoRecordStore:
     # -- documents ----------------------------------------------------------------------
 
     def create_document(self, record: DocumentRecord) -> None:
-        item = {
-            **document_pk(record.document_id),
-            "owner_key": {"S": f"{record.owner}#document"},
-            **_attributes(asdict(record)),
-        }
-        self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+        self._create(document_pk(record.document_id), "document", record)
 
     def get_document(self, document_id: str) -> DocumentRecord | None:
         item = self.client.get_item(TableName=self.table, Key=document_pk(document_id), ConsistentRead=True).get("Item")
@@ -242,8 +237,7 @@ class DynamoRecordStore:
     # -- batches ----------------------------------------------------------------------------
 
     def create_batch(self, record: BatchRecord) -> None:
-        item = {**batch_pk(record.batch_id), "owner_key": {"S": f"{record.owner}#batch"}, **_attributes(asdict(record))}
-        self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+        self._create(batch_pk(record.batch_id), "batch", record)
 
     def get_batch(self, batch_id: str) -> BatchRecord | None:
         item = self.client.get_item(TableName=self.table, Key=batch_pk(batch_id), ConsistentRead=True).get("Item")
@@ -304,12 +298,7 @@ class DynamoRecordStore:
     # -- webhooks ---------------------------------------------------------------------------
 
     def create_webhook(self, record: WebhookRecord) -> None:
-        item = {
-            **webhook_pk(record.webhook_id),
-            "owner_key": {"S": f"{record.owner}#webhook"},
-            **_attributes(asdict(record)),
-        }
-        self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+        self._create(webhook_pk(record.webhook_id), "webhook", record)
 
     def get_webhook(self, webhook_id: str) -> WebhookRecord | None:
         item = self.client.get_item(TableName=self.table, Key=webhook_pk(webhook_id), ConsistentRead=True).get("Item")
@@ -326,6 +315,11 @@ class DynamoRecordStore:
 
     def delete_webhook(self, webhook_id: str) -> None:
         self.client.delete_item(TableName=self.table, Key=webhook_pk(webhook_id))
+
+    def _create(self, key: dict[str, Any], kind: str, record: DocumentRecord | BatchRecord | WebhookRecord) -> None:
+        """A new item for the record, listed under its owner's `kind` in the owner index."""
+        item = {**key, "owner_key": {"S": f"{record.owner}#{kind}"}, **_attributes(asdict(record))}
+        self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
 
     def _update_if(
         self,
