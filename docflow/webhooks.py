@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from docflow.errors import DocflowError
+from docflow.records import RecordStore
 
 SECRET_PREFIX = "whsec_"
 # Seconds before each retry: from 2 s doubling, so a person watching sees the first ones
@@ -179,43 +180,7 @@ def post(target: Target, delivery: Delivery, secret: str, now: Callable[[], floa
     return response.status
 
 
-# -- fan-out: an event of docflow's bus, one delivery per webhook that asked for it -------
-
-
-def delivery_id(event_id: str, webhook_id: str) -> str:
-    """The same for a redelivered event, so that a receiver can tell a repeat."""
-    return "msg_" + hashlib.sha256(f"{event_id}:{webhook_id}".encode()).hexdigest()[:26]
-
-
-def deliveries_of(event: dict[str, Any], records: Any, presigner: Any, settings: Any) -> list[Delivery]:
-    """The deliveries an EventBridge event of docflow's (its envelope: id, time,
-    detail-type, detail) makes: one for each of the owner's webhooks that asked for its
-    type, each carrying what the API answers for the document or batch now."""
-    from docflow.notifications import webhook_type
-    from docflow.service import batch_view, document_view
-
-    detail, kind = event["detail"], webhook_type(event["detail-type"])
-    owner = detail.get("owner")
-    if not owner:
-        return []  # a document the API did not upload: nobody to tell
-    webhooks = [webhook for webhook in records.list_webhooks(owner) if kind in webhook.events]
-    if not webhooks:
-        return []
-    if "document_id" in detail:
-        document = records.get_document(detail["document_id"])
-        data = document_view(document, presigner, settings) if document else None
-    else:
-        batch = records.get_batch(detail["batch_id"])
-        data = batch_view(batch, presigner, settings) if batch else None
-    if data is None:
-        return []  # deleted since (its retention ran out): there is nothing to describe
-    return [
-        Delivery(delivery_id(event["id"], webhook.webhook_id), webhook.webhook_id, kind, event["time"], data)
-        for webhook in webhooks
-    ]
-
-
-def deliver(delivery: Delivery, records: Any, allow_loopback: bool, poster: Callable[..., int] = post) -> bool:
+def deliver(delivery: Delivery, records: RecordStore, allow_loopback: bool, poster: Callable[..., int] = post) -> bool:
     """One attempt: False when the webhook is gone (the delivery is dropped); DeliveryFailed
     when the target did not take it, to be tried again."""
     webhook = records.get_webhook(delivery.webhook_id)

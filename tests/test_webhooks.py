@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from docflow.fanout import deliveries_of
 from docflow.records import DocumentRecord, WebhookRecord
 from docflow.settings import DEFAULTS
 from docflow.webhooks import (
@@ -18,7 +19,6 @@ from docflow.webhooks import (
     TargetRefused,
     check_target,
     deliver,
-    deliveries_of,
     retry_delay,
     sign,
 )

@@ -9,11 +9,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from docflow.dynamodb_records import DynamoRecordStore
+from docflow.fanout import deliveries_of
 from docflow.runtime import logger, metrics, tracer
 from docflow.settings import Settings
 from docflow.storage import S3ObjectStore
 from docflow.webhook_queue import SqsDeliveryQueue
-from docflow.webhooks import deliveries_of
 
 records = DynamoRecordStore.from_environment()
 presigner = S3ObjectStore.from_environment()
