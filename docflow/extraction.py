@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 from docflow import keys
 from docflow.errors import DocflowError, OcrUnavailable, PdfCorrupt, PdfEncrypted, PdfTooManyPages, Timeout, error_class
+from docflow.isolation import die_with
 from docflow.ocr import MAX_OCR_PIXELS, OCR_DPI, OcrPlan, PageReader, page_reader
 from docflow.settings import DEFAULTS, Settings
 from docflow.storage import ObjectStore
@@ -301,7 +302,7 @@ def _forked_pages(
     pid = os.fork()
     if pid == 0:  # the child: never returns
         gc.disable()  # short-lived: no collections writing to (and copying) the parent's pages
-        _die_with(parent)
+        die_with(parent)
         receiver.close()
         _child(sender, path, reader, numbers, options)
     sender.close()
@@ -382,19 +383,6 @@ def _wait(pid: int, options: int) -> tuple[int, int | None]:
         return os.waitpid(pid, options)
     except ChildProcessError:
         return pid, None
-
-
-def _die_with(parent: int) -> None:
-    """Has the kernel kill this child if its parent dies (Linux's PR_SET_PDEATHSIG): a
-    worker killed for overrunning its time must not leave pdfium spinning behind it."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
-    except Exception:  # not Linux: the parent's own kill on its way out has to do
-        return
-    if os.getppid() != parent:  # it died before the request took effect
-        os._exit(1)
 
 
 # The child's message for a page with text, by (read by OCR, needs OCR); b"N" is a page

@@ -18,6 +18,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from docflow import keys
 from docflow.errors import ImageCorrupt, ImageTooLarge
+from docflow.isolation import run_in_child
 from docflow.ocr import MAX_OCR_PIXELS, page_reader
 from docflow.settings import DEFAULTS, Settings
 from docflow.storage import ObjectStore
@@ -26,6 +27,9 @@ from docflow.text import Extraction, normalize_text
 MAX_SIDE = 300
 JPEG_QUALITY = 85
 TRUNCATED = "The image file ends early: its thumbnail and text show what it holds."
+UNREADABLE = "OCR could not read the image: it stopped the reader, or ran out of time."
+# OCR of an image runs in a child process for at most this long (the function has 120 s).
+IMAGE_OCR_SECONDS = 90
 
 
 @dataclass(frozen=True)
@@ -153,12 +157,14 @@ def make_thumbnail(store: ObjectStore, document_id: str, key: str, settings: Set
         store.download(key, source)
         source.seek(0)
         data, fmt, (width, height), (original_width, original_height), partial = render_thumbnail(source, settings)
-        text = read_image_text(source, settings)
+        read = read_image_text(source, settings)
     extension = "png" if fmt == "png" else "jpg"
     thumbnail_key = keys.thumbnail_key(document_id, extension)
     store.put(thumbnail_key, data, f"image/{fmt}")
+    text = read or ""
     text_key = keys.text_key(document_id)
     store.put(text_key, text.encode(), "text/plain; charset=utf-8")
+    reasons = [reason for reason, why in ((TRUNCATED, partial), (UNREADABLE, read is None)) if why]
     return Thumbnail(
         thumbnail_key=thumbnail_key,
         format=fmt,
@@ -166,17 +172,19 @@ def make_thumbnail(store: ObjectStore, document_id: str, key: str, settings: Set
         height=height,
         original_width=original_width,
         original_height=original_height,
-        partial=partial,
+        partial=partial or read is None,
         text=Extraction(
             page_count=None, word_count=len(text.split()), char_count=len(text), pages_failed=0, text_key=text_key,
-            ocr_pages=0 if settings.ocr == "off" else 1, partial_reason=TRUNCATED if partial else None,
+            ocr_pages=0 if settings.ocr == "off" or read is None else 1, partial_reason=" ".join(reasons) or None,
         ).to_dict(),
     )  # fmt: skip
 
 
-def read_image_text(source: IO[bytes], settings: Settings = DEFAULTS) -> str:
+def read_image_text(source: IO[bytes], settings: Settings = DEFAULTS) -> str | None:
     """The image's text, the right way up, read by OCR at MAX_OCR_PIXELS at most (a JPEG
-    decoded straight at that scale); "" with DOCFLOW_OCR=off, or when the file ends early."""
+    decoded straight at that scale); "" with DOCFLOW_OCR=off, or when the file ends early;
+    None when OCR could not read it. Tesseract is native code that a crafted image can make
+    abort (a 100,000 x 3 picture does), so it reads in a child process."""
     if settings.ocr == "off":
         return ""
     source.seek(0)
@@ -189,7 +197,10 @@ def read_image_text(source: IO[bytes], settings: Settings = DEFAULTS) -> str:
             image = image.resize(_within(image.size, MAX_OCR_PIXELS), Image.Resampling.LANCZOS)
     except (OSError, ValueError, SyntaxError, EOFError):
         return ""
-    return normalize_text(page_reader(settings.ocr_languages).read_image(image))
+    reader = page_reader(settings.ocr_languages)
+    reader.load()  # before the fork: each child starts with the engine ready
+    read = run_in_child(lambda: reader.read_image(image).encode(), IMAGE_OCR_SECONDS)
+    return None if read is None else normalize_text(read.decode())
 
 
 def _within(size: tuple[int, int], pixels: int) -> tuple[int, int]:

@@ -139,3 +139,14 @@ def test_a_photographed_letter_has_its_text_read_the_right_way_up(s3_store):
     text = s3_store.client.get_object(Bucket=s3_store.bucket, Key=thumbnail.text["text_key"])["Body"].read().decode()
     assert thumbnail.text["ocr_pages"] == 1 and thumbnail.text["word_count"] == len(text.split())
     assert recall(LETTERS["en"], text) >= 0.8, text
+
+
+def test_an_image_that_makes_tesseract_abort_still_gets_its_thumbnail_and_says_why_it_has_no_text():
+    """Found by the fuzz test: Tesseract asserts, and aborts its process, on a picture of
+    100,000 x 3 pixels. OCR runs in a child, so only the child dies."""
+    from docflow.thumbnails import UNREADABLE
+
+    store = MemoryObjectStore({"uploads/d/strip.png": make_image("PNG", (100_000, 3), mode="L")})
+    thumbnail = make_thumbnail(store, "d", "uploads/d/strip.png")
+    assert thumbnail.width == 300 and thumbnail.partial
+    assert (thumbnail.text["word_count"], thumbnail.text["ocr_pages"], thumbnail.text["partial_reason"]) == (0, 0, UNREADABLE)
