@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -53,6 +54,9 @@ def moto_endpoint():
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
+    # moto keeps its state per process: a local cloud that ran earlier in this worker left its
+    # resources (its event bus of the same name, say). Start from none, as the local cloud does.
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
     session = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
     boto3.client("s3", **session).create_bucket(Bucket=BUCKET)
     create_table(boto3.client("dynamodb", **session), TABLE)
