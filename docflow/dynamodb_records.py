@@ -171,11 +171,7 @@ class DynamoRecordStore:
         )
 
     def schedule(self, document_id: str, now: str) -> bool:
-        return self._update_if(
-            document_pk(document_id), "SET #status = :scheduled, updated_at = :now", "#status = :pending",
-            names={"#status": "status"},
-            values={":scheduled": {"S": "scheduled"}, ":pending": {"S": "pending"}, ":now": {"S": now}},
-        )  # fmt: skip
+        return self._move(document_pk(document_id), "pending", "scheduled", now)
 
     def mark_run_started(self, document_id: str, run_id: str) -> None:
         # Not applied when another run has begun since: that run's own start marks it.
@@ -244,11 +240,7 @@ class DynamoRecordStore:
         return _batch(item) if item else None
 
     def activate_batch(self, batch_id: str, now: str) -> bool:
-        return self._update_if(
-            batch_pk(batch_id), "SET #status = :running, updated_at = :now", "#status = :scheduled",
-            names={"#status": "status"},
-            values={":running": {"S": "running"}, ":scheduled": {"S": "scheduled"}, ":now": {"S": now}},
-        )  # fmt: skip
+        return self._move(batch_pk(batch_id), "scheduled", "running", now)
 
     def set_batch_execution(self, batch_id: str, execution_arn: str) -> None:
         self.client.update_item(
@@ -284,16 +276,7 @@ class DynamoRecordStore:
             return False
 
     def finish_batch(self, batch_id: str, status: BatchStatus, now: str, **fields: Any) -> bool:
-        names = {"#status": "status"}
-        values = {":status": {"S": status}, ":running": {"S": "running"}, ":now": {"S": now}}
-        assignments = ["#status = :status", "updated_at = :now"]
-        for name, value in fields.items():
-            names[f"#{name}"] = name
-            values[f":{name}"] = _attribute(value)
-            assignments.append(f"#{name} = :{name}")
-        return self._update_if(
-            batch_pk(batch_id), "SET " + ", ".join(assignments), "#status = :running", names=names, values=values
-        )
+        return self._move(batch_pk(batch_id), "running", status, now, **fields)
 
     # -- webhooks ---------------------------------------------------------------------------
 
@@ -320,6 +303,18 @@ class DynamoRecordStore:
         """A new item for the record, listed under its owner's `kind` in the owner index."""
         item = {**key, "owner_key": {"S": f"{record.owner}#{kind}"}, **_attributes(asdict(record))}
         self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+
+    def _move(self, key: dict[str, Any], was: str, status: str, now: str, **fields: Any) -> bool:
+        """Moves the item at `key` from status `was` to `status`, setting `fields` too; False
+        when it is not at `was` (any more)."""
+        names = {"#status": "status"}
+        values = {":status": {"S": status}, ":was": {"S": was}, ":now": {"S": now}}
+        assignments = ["#status = :status", "updated_at = :now"]
+        for name, value in fields.items():
+            names[f"#{name}"] = name
+            values[f":{name}"] = _attribute(value)
+            assignments.append(f"#{name} = :{name}")
+        return self._update_if(key, "SET " + ", ".join(assignments), "#status = :was", names=names, values=values)
 
     def _update_if(
         self,

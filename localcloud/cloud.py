@@ -229,11 +229,10 @@ class LocalCloud:
         self.schedules.start()
 
     def _resource_values(self) -> dict[str, str]:
-        values = resource_values(
+        return resource_values(
             self.bucket, self.table, self.state_machines, self.event_bus, self.queues, self.function_arns,
             (self.schedule_group, self.role),
         )  # fmt: skip
-        return values
 
     def _register_functions(self, role: str) -> None:
         lambda_client = self._client("lambda", over_http=False)
