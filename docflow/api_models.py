@@ -99,6 +99,10 @@ class Batch(BaseModel):
     report_url: str | None
 
 
+class BatchList(BaseModel):
+    batches: list[Batch]
+
+
 WebhookEvent = Literal[
     "document.succeeded", "document.failed", "document.skipped", "batch.completed", "batch.failed", "batch.cancelled"
 ]

@@ -275,10 +275,23 @@ class DynamoRecordStore:
         except self._errors.TransactionCanceledException:
             return False
 
-    def finish_batch(self, batch_id: str, status: BatchStatus, now: str, **fields: Any) -> bool:
-        return self._move(batch_pk(batch_id), "running", status, now, **fields)
+    def finish_batch(
+        self, batch_id: str, status: BatchStatus, now: str, was: BatchStatus = "running", **fields: Any
+    ) -> bool:
+        return self._move(batch_pk(batch_id), was, status, now, **fields)
 
     # -- webhooks ---------------------------------------------------------------------------
+
+    def list_batches(self, owner: str, limit: int) -> list[BatchRecord]:
+        response = self.client.query(
+            TableName=self.table,
+            IndexName=OWNER_INDEX,
+            KeyConditionExpression="owner_key = :owner",
+            ExpressionAttributeValues={":owner": {"S": f"{owner}#batch"}},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [_batch(item) for item in response["Items"]]
 
     def create_webhook(self, record: WebhookRecord) -> None:
         self._create(webhook_pk(record.webhook_id), "webhook", record)

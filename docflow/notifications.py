@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from docflow import keys
 from docflow.errors import TransientError
 from docflow.records import BatchRecord, RecordStore
-from docflow.statuses import BatchEnded
+from docflow.statuses import BatchEnded, BatchStatus
 
 SOURCE = "docflow"
 SCHEMA_VERSION = "1"
@@ -106,11 +106,17 @@ class EventPublisher(Protocol):
 
 
 def end_batch(
-    records: RecordStore, events: EventPublisher, batch_id: str, status: BatchEnded, now: str, **fields: Any
+    records: RecordStore,
+    events: EventPublisher,
+    batch_id: str,
+    status: BatchEnded,
+    now: str,
+    was: BatchStatus = "running",
+    **fields: Any,
 ) -> bool:
-    """Ends a running batch and announces it, both once: False, and no event, when it had
-    ended already (a report that lands after a cancel, say) or has no record."""
-    if not records.finish_batch(batch_id, status, now, **fields):
+    """Ends a batch that is `was` and announces it, both once: False, and no event, when it
+    had ended already (a report that lands after a cancel, say) or has no record."""
+    if not records.finish_batch(batch_id, status, now, was, **fields):
         return False
     record = records.get_batch(batch_id)
     if record is not None:

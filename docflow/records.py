@@ -136,8 +136,14 @@ class RecordStore(Protocol):
         """Adds one document's outcome to the batch's progress, once per document; False
         when it was counted before or the batch has no record."""
 
-    def finish_batch(self, batch_id: str, status: BatchStatus, now: str, **fields: Any) -> bool:
-        """Ends a running batch; False when it had already ended (cancelled, say)."""
+    def finish_batch(
+        self, batch_id: str, status: BatchStatus, now: str, was: BatchStatus = "running", **fields: Any
+    ) -> bool:
+        """Ends a batch that is `was` (running, or scheduled when cancelled before its start);
+        False when it is not (any more): it had ended already, say."""
+
+    def list_batches(self, owner: str, limit: int) -> list[BatchRecord]:
+        """The owner's newest `limit` batches, newest first."""
 
     def create_webhook(self, record: WebhookRecord) -> None: ...
 

@@ -226,15 +226,20 @@ class DocflowService:
             record = self._settle(record, record.execution_arn)
         return self._batch_view(record)
 
+    def list_batches(self, owner: str, limit: int) -> dict[str, Any]:
+        return {"batches": [self._batch_view(record) for record in self.records.list_batches(owner, limit)]}
+
     def cancel_batch(self, owner: str, batch_id: str) -> dict[str, Any]:
+        """Stops a running batch, or one scheduled for later (its start job then finds it
+        ended and starts nothing)."""
         record = self._own_batch(owner, batch_id)
-        if record.status != "running":
+        if record.status not in ("running", "scheduled"):
             raise Conflict(f"The batch has already ended: it is {record.status}.")
         if record.execution_arn:
             self.workflows.stop(record.execution_arn, cause=f"Cancelled by {owner}")
-        if not end_batch(self.records, self.events, batch_id, "cancelled", _timestamp(self.clock())):
-            # The report landed between our read and the stop: the batch completed.
-            raise Conflict("The batch finished before it could be cancelled.")
+        if not end_batch(self.records, self.events, batch_id, "cancelled", _timestamp(self.clock()), record.status):
+            # Between our read and the move, the report landed or the scheduled start came.
+            raise Conflict("The batch started or finished while it was being cancelled; look at it again.")
         return self.get_batch(owner, batch_id)
 
     # -- webhooks ---------------------------------------------------------------------------

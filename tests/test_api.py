@@ -489,6 +489,8 @@ def test_a_batch_starts_follows_and_cancels(api, record_store, s3_store, state_m
 
     assert_error(request(api, "GET", f"/batches/{batch_id}", caller=BOB), 404, "not_found")
     assert_error(request(api, "DELETE", f"/batches/{batch_id}", caller=BOB), 404, "not_found")
+    assert request(api, "GET", "/batches") == (200, {"batches": [batch]})
+    assert request(api, "GET", "/batches", caller=BOB) == (200, {"batches": []})
 
     status, cancelled = request(api, "DELETE", f"/batches/{batch_id}")
     assert status == 200, cancelled

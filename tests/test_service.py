@@ -512,6 +512,27 @@ def test_cancelling_a_completed_batch_is_a_conflict(service, record_store, workf
     assert record_store.get_batch(batch_id).status == "completed"
 
 
+def test_a_scheduled_batch_can_be_cancelled_before_it_starts(service, record_store, workflows):
+    document_ids = [processed(service, record_store) for _ in range(2)]
+    batch_id = service.create_batch("alice", document_ids, process_at=START + timedelta(hours=1))["batch_id"]
+
+    assert service.cancel_batch("alice", batch_id)["status"] == "cancelled"
+
+    assert workflows.stopped == []  # nothing had started
+    # Its start, when the schedule comes, finds it ended and starts nothing.
+    assert record_store.activate_batch(batch_id, "2026-03-01T13:00:00+00:00") is False
+
+
+def test_batches_are_listed_newest_first_and_only_the_owners(service, record_store):
+    first, second = running_batch(service, record_store), running_batch(service, record_store)
+    running_batch(service, record_store, owner="bob")
+
+    listed = service.list_batches("alice", limit=10)["batches"]
+
+    assert [batch["batch_id"] for batch in listed] == [second, first]
+    assert [batch["batch_id"] for batch in service.list_batches("alice", limit=1)["batches"]] == [second]
+
+
 def test_another_owners_batch_cannot_be_cancelled(service, record_store, workflows):
     batch_id = running_batch(service, record_store, owner="bob")
     with pytest.raises(NotFound):

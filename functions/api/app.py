@@ -22,6 +22,7 @@ from docflow.admission import EventBridgeScheduler
 from docflow.api_models import (
     PUBLIC_PATHS,
     Batch,
+    BatchList,
     BatchRequest,
     BatchStarted,
     Document,
@@ -193,6 +194,11 @@ def create_batch(request: BatchRequest) -> tuple[BatchStarted, int]:
     return BatchStarted.model_validate(started), 202
 
 
+@app.get("/batches", tags=["batches"], responses=answers(200, 422), summary="The caller's batches, newest first")
+def list_batches(limit: Annotated[int, Query(ge=1, le=100)] = 20) -> BatchList:
+    return BatchList.model_validate(service.list_batches(caller(), limit))
+
+
 @app.get(
     "/batches/<batch_id>",
     tags=["batches"],
@@ -211,7 +217,12 @@ def retry_batch(batch_id: str) -> tuple[BatchStarted, int]:
     return BatchStarted.model_validate(service.retry_batch(caller(), batch_id)), 202
 
 
-@app.delete("/batches/<batch_id>", tags=["batches"], responses=answers(200, 404, 409), summary="Cancel a running batch")
+@app.delete(
+    "/batches/<batch_id>",
+    tags=["batches"],
+    responses=answers(200, 404, 409),
+    summary="Cancel a running or scheduled batch",
+)
 def cancel_batch(batch_id: str) -> Batch:
     return Batch.model_validate(service.cancel_batch(caller(), batch_id))
 
