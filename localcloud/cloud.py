@@ -22,6 +22,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.models import patch_client
 
 from docflow.dynamodb_records import create_table
@@ -43,6 +44,7 @@ from localcloud.metering import RequestMeter
 from localcloud.s3_gateway import S3Gateway
 from localcloud.scheduler import ScheduleRunner
 from localcloud.servers import SHUTDOWN_POLL_SECONDS, log_request_errors
+from localcloud.service_metrics import ServiceMetrics
 from localcloud.workers import FunctionPool, Invocation, Zygote
 
 REGION = "us-east-1"
@@ -99,6 +101,7 @@ class LocalCloud:
         self.schedule_group = deployed_name("later")
         self.role = ""
         self.schedules: ScheduleRunner | None = None
+        self.service_metrics: ServiceMetrics | None = None
         self.pollers: list[QueuePoller] = []
         self.s3_gateway: S3Gateway | None = None
         self._zygote: Zygote | None = None
@@ -140,6 +143,9 @@ class LocalCloud:
             raise
 
     def stop(self) -> None:
+        if self.service_metrics is not None:
+            self.service_metrics.stop()
+            self.service_metrics = None
         if self.schedules is not None:
             self.schedules.stop()
             self.schedules = None
@@ -227,6 +233,8 @@ class LocalCloud:
             lambda arn, payload: self.invoke(arn, json.loads(payload)),
         )  # fmt: skip
         self.schedules.start()
+        self.service_metrics = ServiceMetrics(self._client("cloudwatch", over_http=False), _moto_queues)
+        self.service_metrics.start()
 
     def _resource_values(self) -> dict[str, str]:
         return resource_values(
@@ -359,12 +367,16 @@ class LocalCloud:
             return Invocation.failed("ResourceNotFoundException", f"Function not found: {function_name}")
         fault = self.faults.take(name)
         if isinstance(fault, Invocation):
-            return fault
-        if isinstance(fault, Crash):
-            return pool.invoke(event, kill_after=CRASH_AFTER_SECONDS)
-        if isinstance(fault, Overrun):
-            return pool.invoke(event, timeout_seconds=OVERRUN_TIMEOUT_SECONDS, stall=True)
-        return pool.invoke(event)
+            result = fault
+        elif isinstance(fault, Crash):
+            result = pool.invoke(event, kill_after=CRASH_AFTER_SECONDS)
+        elif isinstance(fault, Overrun):
+            result = pool.invoke(event, timeout_seconds=OVERRUN_TIMEOUT_SECONDS, stall=True)
+        else:
+            result = pool.invoke(event)
+        if self.service_metrics is not None:
+            self.service_metrics.invoked(deployed_name(name), result)
+        return result
 
     def wait_for_execution(self, execution_arn: str, timeout: float = 600, interval: float = 0.2) -> dict:
         sfn = self.client("stepfunctions")
@@ -491,6 +503,13 @@ class InjectedFaults:
 
 _active_cloud: LocalCloud | None = None
 _moto_lambda_invoke: dict[str, Callable[..., Any]] = {}  # moto's own, before the first routing
+
+
+def _moto_queues() -> dict[str, Any]:
+    """moto's SQS queues by name, in this process."""
+    from moto.sqs.models import sqs_backends
+
+    return sqs_backends[DEFAULT_ACCOUNT_ID][REGION].queues
 
 
 def _route_lambda_invocations_to(cloud: LocalCloud | None) -> None:

@@ -107,6 +107,12 @@ it patches.
    cost O(n) per message. With 4,500 uploads queued behind `docflow serve`, ingest received
    one batch every 25 s while its documents waited. Here the retention period is read from
    the queue itself, as the check needs.
+
+16. Percentile statistics. CloudWatch answers `p50`, `p95` and any `pNN` as a statistic
+   of GetMetricData; moto answers only Sum, Average, Minimum, Maximum and SampleCount, and
+   None for the rest. The console asks for each function's p50 and p95 duration, the same
+   query in both runtimes; here a `pNN` is the nearest-rank percentile of the period's
+   values, as CloudWatch computes it from raw values.
 """
 
 from __future__ import annotations
@@ -115,6 +121,7 @@ import copy
 import functools
 import importlib
 import json
+import math
 import sys
 import threading
 import types
@@ -123,6 +130,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
+from moto.cloudwatch.models import Statistics
 from moto.core import responses as moto_responses
 from moto.core.models import botocore_stubber, patch_client
 from moto.core.utils import unix_time
@@ -639,6 +647,21 @@ def _is_message_valid_based_on_retention_period(self: SQSBackend, queue_name: st
     return retention + message.sent_timestamp / 1000 > unix_time()
 
 
+# -- 16. percentile statistics -----------------------------------------------------------------
+
+_moto_statistic = Statistics.get_statistics_for_type
+
+
+def _statistic(self: Statistics, stat: str) -> Any:
+    if stat[:1] != "p" or not stat[1:].replace(".", "", 1).isdigit():
+        return _moto_statistic(self, stat)
+    values = sorted(self.metric_single_values_list)
+    if not values:
+        return None
+    rank = math.ceil(float(stat[1:]) / 100 * len(values))
+    return values[min(max(rank, 1), len(values)) - 1]
+
+
 # -- install / uninstall ------------------------------------------------------------------------
 
 
@@ -667,6 +690,7 @@ def _replacements() -> list[tuple[Any, str, Any]]:
         (StepFunctionsParserBackend, "start_execution", _start_execution),
         (StepFunctionResponse, "start_sync_execution", _start_sync_execution),
         (SQSBackend, "is_message_valid_based_on_retention_period", _is_message_valid_based_on_retention_period),
+        (Statistics, "get_statistics_for_type", _statistic),
     ]
 
 

@@ -7,6 +7,7 @@ import json
 import time
 
 import pytest
+from botocore.exceptions import ClientError
 
 from localcloud import LocalCloud, moto_patches
 
@@ -28,7 +29,9 @@ def test_1_moto_still_needs_the_sfn_casing_shim(cloud):
     sfn = cloud.client("stepfunctions")
     role = "arn:aws:iam::123456789012:role/docflow-local"
     child = sfn.create_state_machine(
-        name="child", roleArn=role, definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+        name="child",
+        roleArn=role,
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}),
     )["stateMachineArn"]
     parent = sfn.create_state_machine(
         name="parent",
@@ -66,7 +69,9 @@ def test_1_moto_still_needs_the_sfn_casing_shim(cloud):
 def test_2_moto_still_polls_child_executions_on_a_timer():
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
 
-    assert state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK >= 0.1, "moto no longer polls slowly: drop patch 2"
+    assert state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK >= 0.1, (
+        "moto no longer polls slowly: drop patch 2"
+    )
     assert moto_patches._original["build_sync2_resolver"] is not None
 
 
@@ -104,7 +109,9 @@ def test_5_moto_still_parses_the_definition_at_every_start(cloud, monkeypatch):
     try:
         sfn = cloud.client("stepfunctions")
         definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
-        machine = sfn.create_state_machine(name="pass", roleArn="arn:aws:iam::123456789012:role/r", definition=definition)
+        machine = sfn.create_state_machine(
+            name="pass", roleArn="arn:aws:iam::123456789012:role/r", definition=definition
+        )
         parses.clear()
         for name in ("one", "two"):
             arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name=name)["executionArn"]
@@ -127,7 +134,9 @@ def test_6_moto_still_lists_a_class_methods_at_every_request():
     from moto.stepfunctions.responses import StepFunctionResponse
 
     list_methods = moto_patches._original["method_names_from_class"]
-    assert list_methods(StepFunctionResponse) is not list_methods(StepFunctionResponse), "moto caches them: drop patch 6"
+    assert list_methods(StepFunctionResponse) is not list_methods(StepFunctionResponse), (
+        "moto caches them: drop patch 6"
+    )
 
 
 def test_7_moto_still_scans_its_package_for_every_host(monkeypatch):
@@ -149,13 +158,25 @@ def test_patches_make_a_batch_of_child_executions_quick(cloud):
     sfn = cloud.client("stepfunctions")
     role = "arn:aws:iam::123456789012:role/docflow-local"
     child = sfn.create_state_machine(
-        name="chain-child", roleArn=role, definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+        name="chain-child",
+        roleArn=role,
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}),
     )["stateMachineArn"]
-    chain = {f"C{i}": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
-                       "Parameters": {"StateMachineArn": child, "Name": f"child-{i}", "Input": {}}, "ResultPath": None, "Next": f"C{i + 1}"} for i in range(10)}
+    chain = {
+        f"C{i}": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::states:startExecution.sync:2",
+            "Parameters": {"StateMachineArn": child, "Name": f"child-{i}", "Input": {}},
+            "ResultPath": None,
+            "Next": f"C{i + 1}",
+        }
+        for i in range(10)
+    }
     chain["C9"].pop("Next")
     chain["C9"]["End"] = True
-    parent = sfn.create_state_machine(name="chain-parent", roleArn=role, definition=json.dumps({"StartAt": "C0", "States": chain}))
+    parent = sfn.create_state_machine(
+        name="chain-parent", roleArn=role, definition=json.dumps({"StartAt": "C0", "States": chain})
+    )
     started = time.monotonic()
     arn = sfn.start_execution(stateMachineArn=parent["stateMachineArn"], name="parent")["executionArn"]
     ended = cloud.wait_for_execution(arn, timeout=60, interval=0.02)
@@ -197,7 +218,9 @@ def test_9_jsonpath_ng_still_builds_a_parser_for_every_path():
     from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.utils import json_path
 
-    assert extended_parse("$.detection.kind") is not extended_parse("$.detection.kind"), "jsonpath_ng caches: drop patch 9"
+    assert extended_parse("$.detection.kind") is not extended_parse("$.detection.kind"), (
+        "jsonpath_ng caches: drop patch 9"
+    )
     assert plain_parse("$.detection") is not plain_parse("$.detection")
     moto_patches.install()
     try:
@@ -303,7 +326,9 @@ def test_11_a_batch_counted_from_many_threads_counts_each_document_once(cloud):
         client.put_item(TableName=cloud.table, Item={**batch_pk(batch_id), "done": {"N": "0"}, "failed": {"N": "0"}})
         documents = [uuid.uuid4().hex for _ in range(400)]
         with ThreadPoolExecutor(8) as pool:
-            counted = list(pool.map(lambda d: store.count_in_batch(batch_id, d, False, "now"), documents + documents[:100]))
+            counted = list(
+                pool.map(lambda d: store.count_in_batch(batch_id, d, False, "now"), documents + documents[:100])
+            )
         assert counted.count(True) == 400
         item = client.get_item(TableName=cloud.table, Key=batch_pk(batch_id), ConsistentRead=True)["Item"]
         assert item["done"]["N"] == "400"
@@ -315,7 +340,9 @@ def test_1_moto_still_passes_aws_sdk_parameters_as_written():
     parameters = {"StateMachineArn": "arn", "Input": "{}"}
     service = moto_patches._AwsSdkService.__new__(moto_patches._AwsSdkService)
     moto_patches._original["aws_sdk_normalise_parameters"](service, parameters, "stepfunctions", "start_sync_execution")
-    assert parameters == {"StateMachineArn": "arn", "Input": "{}"}, "moto recases aws-sdk parameters now: drop patch 1's aws-sdk half"
+    assert parameters == {"StateMachineArn": "arn", "Input": "{}"}, (
+        "moto recases aws-sdk parameters now: drop patch 1's aws-sdk half"
+    )
     moto_patches._aws_sdk_normalise_parameters(service, parameters, "stepfunctions", "start_sync_execution")
     assert parameters == {"stateMachineArn": "arn", "input": "{}"}
 
@@ -331,7 +358,9 @@ BATCHED_MAP = {
             "ItemProcessor": {
                 "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
                 "StartAt": "Count",
-                "States": {"Count": {"Type": "Pass", "Parameters": {"size.$": "States.ArrayLength($.Items)"}, "End": True}},
+                "States": {
+                    "Count": {"Type": "Pass", "Parameters": {"size.$": "States.ArrayLength($.Items)"}, "End": True}
+                },
             },
             "End": True,
         }
@@ -363,7 +392,9 @@ def test_12_a_batched_map_gives_each_child_its_items_and_counts_items(cloud):
 
     sfn = cloud.client("stepfunctions")
     role = "arn:aws:iam::123456789012:role/docflow-local"
-    machine = sfn.create_state_machine(name="batched", roleArn=role, definition=json.dumps(BATCHED_MAP))["stateMachineArn"]
+    machine = sfn.create_state_machine(name="batched", roleArn=role, definition=json.dumps(BATCHED_MAP))[
+        "stateMachineArn"
+    ]
     arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"items": list(range(7))}))["executionArn"]
     ended = cloud.wait_for_execution(arn, timeout=60)
     assert ended["status"] == "SUCCEEDED", (ended.get("error"), ended.get("cause"))
@@ -385,13 +416,19 @@ def test_13_moto_still_lacks_sync_starts_and_reuses_express_names(cloud):
 
     sfn = cloud.client("stepfunctions")
     definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
-    machine = sfn.create_state_machine(name="express-names", definition=definition, roleArn="arn:aws:iam::123456789012:role/r", type="EXPRESS")
+    machine = sfn.create_state_machine(
+        name="express-names", definition=definition, roleArn="arn:aws:iam::123456789012:role/r", type="EXPRESS"
+    )
     moto_patches.uninstall()
     try:
-        assert not hasattr(StepFunctionResponse, "start_sync_execution"), "moto has StartSyncExecution: drop it from patch 13"
+        assert not hasattr(StepFunctionResponse, "start_sync_execution"), (
+            "moto has StartSyncExecution: drop it from patch 13"
+        )
         first = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="same", input="{}")["executionArn"]
         try:  # moto answers with the running execution, or refuses once it has ended
-            again = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="same", input="{}")["executionArn"]
+            again = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="same", input="{}")[
+                "executionArn"
+            ]
         except sfn.exceptions.ExecutionAlreadyExists:
             again = first
     finally:
@@ -403,9 +440,13 @@ def test_13_express_starts_always_run_and_sync_starts_answer_as_aws_does(cloud):
     sfn = cloud.client("stepfunctions")
     role = "arn:aws:iam::123456789012:role/docflow-local"
     echo = {"StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "Parameters": {"seen.$": "$.n"}, "End": True}}}
-    machine = sfn.create_state_machine(name="echo", roleArn=role, definition=json.dumps(echo), type="EXPRESS")["stateMachineArn"]
+    machine = sfn.create_state_machine(name="echo", roleArn=role, definition=json.dumps(echo), type="EXPRESS")[
+        "stateMachineArn"
+    ]
 
-    answers = [sfn.start_sync_execution(stateMachineArn=machine, name="same", input=json.dumps({"n": n})) for n in (1, 1, 2)]
+    answers = [
+        sfn.start_sync_execution(stateMachineArn=machine, name="same", input=json.dumps({"n": n})) for n in (1, 1, 2)
+    ]
     assert [answer["status"] for answer in answers] == ["SUCCEEDED"] * 3
     assert [json.loads(answer["output"]) for answer in answers] == [{"seen": 1}, {"seen": 1}, {"seen": 2}]
     assert len({answer["executionArn"] for answer in answers}) == 3  # each start ran
@@ -424,7 +465,9 @@ def test_14_only_the_latest_ended_express_executions_are_kept(cloud, monkeypatch
     sfn = cloud.client("stepfunctions")
     definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
     role = "arn:aws:iam::123456789012:role/r"
-    express = sfn.create_state_machine(name="express-kept", definition=definition, roleArn=role, type="EXPRESS")["stateMachineArn"]
+    express = sfn.create_state_machine(name="express-kept", definition=definition, roleArn=role, type="EXPRESS")[
+        "stateMachineArn"
+    ]
     standard = sfn.create_state_machine(name="standard-kept", definition=definition, roleArn=role)["stateMachineArn"]
     for machine in (express, standard):
         for n in range(20):
@@ -468,7 +511,50 @@ def test_13_a_sync_start_past_express_limit_answers_timed_out(cloud, monkeypatch
     monkeypatch.setattr(moto_patches, "EXPRESS_LIMIT_SECONDS", 0.5)
     sfn = cloud.client("stepfunctions")
     slow = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 5, "End": True}}}
-    machine = sfn.create_state_machine(name="slow", roleArn="arn:aws:iam::123456789012:role/r", definition=json.dumps(slow), type="EXPRESS")
+    machine = sfn.create_state_machine(
+        name="slow", roleArn="arn:aws:iam::123456789012:role/r", definition=json.dumps(slow), type="EXPRESS"
+    )
     answer = sfn.start_sync_execution(stateMachineArn=machine["stateMachineArn"], input="{}")
     assert (answer["status"], answer["error"]) == ("TIMED_OUT", "States.Timeout")
     assert sfn.describe_execution(executionArn=answer["executionArn"])["status"] != "RUNNING"
+
+
+def test_16_percentiles_are_answered_as_cloudwatch_answers_them(cloud):
+    """Unpatched, moto fails to answer a query for p95 (its None cannot be serialised);
+    patched, it answers the nearest-rank percentile. When the unpatched query answers,
+    moto knows percentiles: drop patch 16."""
+    from datetime import UTC, datetime, timedelta
+
+    import boto3
+    from botocore.config import Config
+
+    cloudwatch = boto3.client(
+        "cloudwatch", endpoint_url=cloud.endpoint_url, region_name="us-east-1", aws_access_key_id="local",
+        aws_secret_access_key="local", config=Config(retries={"max_attempts": 1}),  # moto's 500 at once
+    )  # fmt: skip
+    now = datetime.now(UTC)
+    cloudwatch.put_metric_data(
+        Namespace="Canary",
+        MetricData=[{"MetricName": "Duration", "Value": float(v), "Timestamp": now} for v in range(1, 101)],
+    )
+    queries = [
+        {
+            "Id": f"q{n}",
+            "MetricStat": {"Metric": {"Namespace": "Canary", "MetricName": "Duration"}, "Period": 3600, "Stat": stat},
+        }
+        for n, stat in enumerate(("p50", "p95", "p99.9", "Maximum"))
+    ]
+
+    def answered() -> list[list[float]]:
+        results = cloudwatch.get_metric_data(
+            MetricDataQueries=queries, StartTime=now - timedelta(hours=1), EndTime=now + timedelta(minutes=1)
+        )
+        return [result["Values"] for result in results["MetricDataResults"]]
+
+    moto_patches.uninstall()
+    try:
+        with pytest.raises(ClientError, match="InternalError|InternalFailure|500"):
+            answered()
+    finally:
+        moto_patches.install()
+    assert answered() == [[50.0], [95.0], [100.0], [100.0]]
