@@ -53,7 +53,7 @@ test-fast: setup
 
 # ruff and mypy over the code that ships or runs docflow; `ruff format $(LINTED)` fixes the
 # formatting and `ruff check --fix $(LINTED)` what it can of the rest.
-LINTED := docflow functions localcloud docflow_cli infra app.py
+LINTED := docflow functions localcloud docflow_cli docflow_console infra app.py
 lint: setup
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)

@@ -54,7 +54,7 @@ class ApiClient:
         form = created["upload"]
         body, form_type = multipart_form(form["fields"], path.name, path.read_bytes(), content_type)
         request = urllib.request.Request(form["url"], data=body, method="POST", headers={"Content-Type": form_type})
-        status, answer = _send(request, self.timeout)
+        status, answer = send_request(request, self.timeout)
         if status >= 300:
             raise ApiError(status, _s3_code(answer), f"S3 refused the upload of {path.name}: {_s3_message(answer)}")
         return created["document_id"]
@@ -125,7 +125,9 @@ class ApiClient:
             headers["Content-Type"] = "application/json"
         url = self.base_url + path
         headers.update(self._auth_headers(method, url, data or b"", headers))
-        status, answer = _send(urllib.request.Request(url, data=data, method=method, headers=headers), self.timeout)
+        status, answer = send_request(
+            urllib.request.Request(url, data=data, method=method, headers=headers), self.timeout
+        )
         try:
             parsed = json.loads(answer) if answer else None
         except ValueError:
@@ -164,7 +166,7 @@ def sigv4_headers(method: str, url: str, data: bytes, headers: dict[str, str]) -
     return {name: value for name, value in request.headers.items() if name not in headers}
 
 
-def _send(request: urllib.request.Request, timeout: float) -> tuple[int, bytes]:
+def send_request(request: urllib.request.Request, timeout: float) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read()

@@ -110,8 +110,9 @@ def check_port_free(port: int) -> None:
 
 
 def serve(arguments: argparse.Namespace) -> int:
+    from docflow_console.local import attach_console
     from localcloud import LocalCloud
-    from localcloud.api_gateway import LocalApiGateway
+    from localcloud.api_gateway import LocalApiGateway, caller_for
 
     check_port_free(arguments.port)
     try:
@@ -131,6 +132,9 @@ def serve(arguments: argparse.Namespace) -> int:
         invoke_api = lambda event: cloud.invoke("api", event)  # noqa: E731
         throttling = cloud.functions["api"].throttling
         with LocalApiGateway(invoke_api, tokens, throttling=throttling, port=arguments.port) as api:
+            console = attach_console(cloud, api)
+            sign_in = console.sessions.one_time_token(caller_for(tokens[0]))
+            print(f"console    {api.url}/console?token={sign_in}   (opens signed in, once; then the token signs in)")
             print(f"API        {api.url}   (Swagger UI: {api.url}/docs, OpenAPI: {api.url}/docs?format=json)")
             print(f"S3         {cloud.s3_gateway.url}   (presigned uploads and downloads)")
             print(f"AWS        {cloud.endpoint_url}   (moto: S3, SQS, DynamoDB, Step Functions… for --endpoint-url)")
@@ -140,6 +144,33 @@ def serve(arguments: argparse.Namespace) -> int:
             print("docflow serve: ready; Ctrl-C stops it", flush=True)
             stopped.wait()
     print("docflow serve: stopped", file=sys.stderr)
+    return EXIT_OK
+
+
+def console(arguments: argparse.Namespace) -> int:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from docflow_console.deployed import ConsoleServer, console_for_stack
+
+    check_port_free(arguments.port)
+    try:
+        found, api, caller = console_for_stack(arguments.stack, arguments.port, boto3.Session())
+    except (BotoCoreError, ClientError) as error:
+        raise UsageError(f"cannot read stack {arguments.stack} with your AWS credentials: {error}") from None
+    token = secrets.token_urlsafe(24)
+    found.sessions.tokens[token] = caller
+    stopped = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopped.set())
+    with ConsoleServer(found, api, arguments.port) as server:
+        print(
+            f"console    {server.url}/console?token={found.sessions.one_time_token(caller)}   (opens signed in, once)"
+        )
+        print(f"token      {token}   (signs in a browser at {server.url}/console)")
+        print(f"stack      {arguments.stack}, read as {caller}")
+        print("docflow console: ready; Ctrl-C stops it", flush=True)
+        stopped.wait()
     return EXIT_OK
 
 
@@ -400,6 +431,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="warm worker processes per function (default: the number of CPUs, at least 2)",
     )
     serve_parser.set_defaults(handler=serve)
+
+    console_parser = commands.add_parser(
+        "console",
+        help="watch and steer a deployed stack in the browser, with your AWS credentials",
+        description="Serves the console of a deployed docflow stack on 127.0.0.1: documents, batches, "
+        "failures, functions and queues, live. It reads the stack with your AWS credentials (CloudWatch, "
+        "SQS, Step Functions) and calls its API signed with them. (docflow serve has the same console at "
+        "/console.)",
+        epilog="example: docflow console --stack Docflow",
+    )
+    console_parser.add_argument("--stack", required=True, metavar="NAME", help="the CloudFormation stack's name")
+    console_parser.add_argument("--port", type=int, default=8001, help="the console's port (default: 8001)")
+    console_parser.set_defaults(handler=console)
 
     client_options = Parser(add_help=False)
     client_options.add_argument(

@@ -5,6 +5,10 @@ It does what the deployed API Gateway does before the function runs: authenticat
 caller and cap the body size. On AWS the caller is an IAM principal; here it is a bearer
 token (DOCFLOW_API_TOKEN), and the caller the token stands for goes where API Gateway puts
 an IAM caller, requestContext.identity.userArn, so the function cannot tell the two apart.
+
+With a console attached (docflow_console), it also serves /console, and takes the console's
+session cookie as it takes a token: the console's page, and Swagger UI at /docs, call the
+API from a signed-in browser.
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ import time
 import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from docflow.api_models import PUBLIC_PATHS
+from docflow_console.web import Console, Reply, owns
 from infra.catalog import ThrottleSpec
 from localcloud.servers import SHUTDOWN_POLL_SECONDS, log_request_errors
 from localcloud.workers import Invocation
@@ -72,6 +78,7 @@ class LocalApiGateway:
             raise ValueError("the local API needs at least one token")
         self.invoke = invoke
         self.tokens = list(tokens)
+        self.console: Console | None = None
         self.throttle = Throttle(throttling) if throttling else None
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         log_request_errors(self._server)
@@ -96,15 +103,28 @@ class LocalApiGateway:
     def __exit__(self, *exc_info) -> None:
         self.stop()
 
-    def authenticate(self, authorization: str | None) -> tuple[int, str] | str:
+    def authenticate(self, method: str, headers: dict[str, str]) -> tuple[int, str] | str:
         """The caller's principal, or (status, message) refusing the request."""
+        authorization = headers.get("authorization")
+        if authorization is None and self.console is not None:
+            signed_in = self.console.sessions.caller(method, headers)
+            if signed_in is not None:
+                return signed_in
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            return 401, "Send Authorization: Bearer <token>; docflow serve printed the token."
+            return 401, "Send Authorization: Bearer <token>, or sign in to the console; docflow serve printed both."
         for known in self.tokens:
             if hmac.compare_digest(token.strip().encode(), known.encode()):
                 return caller_for(known)
         return 403, "The token is not valid for this API."
+
+    def call_as(self, caller: str, method: str, path: str) -> tuple[int, Any]:
+        """docflow's API called by `caller`, as this gateway would pass a request of theirs on."""
+        result = self.invoke(self.proxy_event(method, path, {"accept": "application/json"}, b"", caller))
+        if result.error:
+            return 502, {"error": {"code": "internal_error", "message": "The API failed to answer."}}
+        response = json.loads(result.payload)
+        return int(response.get("statusCode", 200)), json.loads(response.get("body") or "null")
 
     def proxy_event(self, method: str, target: str, headers: dict[str, str], body: bytes, caller: str | None) -> dict:
         """The REST API proxy event API Gateway sends for this request."""
@@ -152,9 +172,12 @@ def _handler_for(gateway: LocalApiGateway) -> type[BaseHTTPRequestHandler]:
                 return
             body = self.rfile.read(length) if length else b""
             path = urlsplit(self.path).path
+            if gateway.console is not None and owns(path):
+                self._send(gateway.console.handle(self.command, self.path, headers, body))
+                return
             caller = None
             if path not in PUBLIC_PATHS:
-                authenticated = gateway.authenticate(headers.get("authorization"))
+                authenticated = gateway.authenticate(self.command, headers)
                 if isinstance(authenticated, tuple):
                     self._json(
                         authenticated[0], "unauthorized" if authenticated[0] == 401 else "forbidden", authenticated[1]
@@ -188,6 +211,15 @@ def _handler_for(gateway: LocalApiGateway) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)
+
+        def _send(self, reply: Reply) -> None:
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(reply.body)
 
         def _json(self, status: int, code: str, message: str, close: bool = False, retry_after: int = 0) -> None:
             data = json.dumps({"error": {"code": code, "message": message}}).encode()

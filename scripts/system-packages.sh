@@ -6,10 +6,11 @@
 #                  and copied into the ocr and thumbnail bundles by infra/bundles.py
 #   groff manpages-de manpages-fr  the German, French and English manuals
 #                  benchmarks/quality.py typesets, scans and photographs
+#   chromium       the browser tests/test_console_serve.py drives through Playwright
 # Installs what is missing when it can (root with apt-get); otherwise says what to install.
 set -euo pipefail
 needed=(libmagic1 poppler-utils tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-spa
-        tesseract-ocr-ita tesseract-ocr-por tesseract-ocr-nld groff manpages-de manpages-fr)
+        tesseract-ocr-ita tesseract-ocr-por tesseract-ocr-nld groff manpages-de manpages-fr chromium)
 missing=()
 for package in "${needed[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

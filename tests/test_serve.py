@@ -7,20 +7,18 @@ import io
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import boto3
 import pytest
 import requests
 from PIL import Image
 
 from corpus import corpus_files
 from docflow.statuses import TERMINAL_BATCH_STATUSES, TERMINAL_STATUSES
+from serving import Server, call, presign, send, serving, upload, wait_until_ended
 
 pytestmark = pytest.mark.local_cloud
 
@@ -31,95 +29,10 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # functions/catalog.toml's DOCFLOW_MAX_UPLO
 TERMINAL = TERMINAL_STATUSES | TERMINAL_BATCH_STATUSES
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Server:
-    """A running `docflow serve` and what it printed."""
-
-    def __init__(self, process: subprocess.Popen, lines: dict[str, str]):
-        self.process = process
-        self.api = lines["API"]
-        self.aws = lines["AWS"]
-
-    def client(self, service: str):
-        return boto3.client(
-            service, endpoint_url=self.aws, region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local"
-        )
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port = _free_port()
-    workdir = tmp_path_factory.mktemp("serve")
-    environment = {**os.environ, "DOCFLOW_API_TOKEN": f"{ALICE},{BOB}"}
-    for name in ("AWS_ENDPOINT_URL", "DOCFLOW_BUCKET", "DOCFLOW_TABLE"):
-        environment.pop(name, None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "docflow_cli.main", "serve", "--port", str(port), "--workdir", str(workdir)],
-        cwd=REPO,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=open(workdir / "serve.err", "wb"),
-        text=True,
-    )
-    lines: dict[str, str] = {}
-    deadline = time.monotonic() + 120
-    for line in process.stdout:
-        match = re.match(r"^(API|S3|AWS)\s+(\S+)", line)
-        if match:
-            lines[match.group(1)] = match.group(2)
-        if "ready" in line or time.monotonic() > deadline:
-            break
-    if "API" not in lines:
-        process.kill()
-        pytest.fail(f"docflow serve did not start: {(workdir / 'serve.err').read_text()[-2000:]}")
-    yield Server(process, lines)
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=30)
-    finally:
-        process.kill()
-    assert process.returncode == 0, (workdir / "serve.err").read_text()[-2000:]
-
-
-def call(server: Server, method: str, path: str, token: str | None = ALICE, **kwargs) -> requests.Response:
-    headers = kwargs.pop("headers", {})
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    return requests.request(method, server.api + path, headers=headers, timeout=30, **kwargs)
-
-
-def presign(server: Server, filename: str, content_type: str, token: str = ALICE, **extra) -> dict:
-    response = call(server, "POST", "/uploads", token, json={"filename": filename, "content_type": content_type, **extra})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def send(upload: dict, filename: str, data: bytes, content_type: str) -> requests.Response:
-    """The browser-form POST to S3: the presigned fields as they are, then the file."""
-    form = upload["upload"]
-    return requests.post(form["url"], data=form["fields"], files={"file": (filename, data, content_type)}, timeout=60)
-
-
-def upload(server: Server, path: Path, content_type: str, token: str = ALICE, **extra) -> str:
-    created = presign(server, path.name, content_type, token, **extra)
-    response = send(created, path.name, path.read_bytes(), content_type)
-    assert response.status_code == 204, response.text
-    return created["document_id"]
-
-
-def wait_until_ended(server: Server, path: str, token: str = ALICE, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        body = call(server, "GET", path, token).json()
-        if body.get("status") in TERMINAL:
-            return body
-        assert time.monotonic() < deadline, f"{path} still {body.get('status')}"
-        time.sleep(0.3)
+    with serving(tmp_path_factory.mktemp("serve"), [ALICE, BOB]) as running:
+        yield running
 
 
 def error_code(response: requests.Response) -> str:
@@ -388,12 +301,7 @@ def test_scheduled_jobs_run_in_the_served_cloud(server):
 def test_dead_letters_are_redriven_to_ingest_without_starting_anything_twice(server):
     document_id = upload(server, EXAMPLES / "annual-report.pdf", "application/pdf")
     wait_until_ended(server, f"/documents/{document_id}")
-    key = f"uploads/{document_id}/annual-report.pdf"
-    etag = server.client("s3").head_object(Bucket="docflow-local-documents", Key=key)["ETag"].strip('"')
-    event = {"version": "0", "id": "dead", "detail-type": "Object Created", "source": "aws.s3",
-             "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": "us-east-1", "resources": [],
-             "detail": {"version": "0", "bucket": {"name": "docflow-local-documents"},
-                        "object": {"key": key, "etag": etag}, "request-id": "r", "requester": "123456789012"}}  # fmt: skip
+    event = server.upload_event(f"uploads/{document_id}/annual-report.pdf")
     sqs = server.client("sqs")
     dead_letters = sqs.get_queue_url(QueueName="docflow-ingest-dlq")["QueueUrl"]
     sqs.send_message(QueueUrl=dead_letters, MessageBody=json.dumps(event))

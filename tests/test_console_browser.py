@@ -1,0 +1,97 @@
+"""The console of `docflow serve` in a real browser, Debian's Chromium driven by Playwright,
+as a person uses it: signed in by the URL serve printed, it watches an upload go from
+pending to succeeded, cancels and retries a batch, and redrives a dead letter, all without
+a reload. Its screenshots are kept in test-results/console/."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from serving import REPO, call, presign, send, serving
+
+pytestmark = pytest.mark.local_cloud
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = REPO / "test-results" / "console"
+LIVE_MS = 3000  # the console promises 2 s; a second more for a busy machine
+TOKEN = "browser-console-token-0123"
+REPORT = REPO / "examples" / "annual-report.pdf"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with serving(tmp_path_factory.mktemp("browser"), [TOKEN]) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def page():
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        yield page
+        browser.close()
+
+
+def screenshot(page: Page, name: str) -> None:
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def row(page: Page, table: str, key: str, value: str):
+    return page.locator(f"#{table}-rows tr[data-{key}='{value}']")
+
+
+def test_a_browser_signs_in_watches_an_upload_cancels_retries_and_redrives(server, page):
+    page.goto(server.console)  # the URL docflow serve printed
+    expect(page.locator("#documents-title")).to_be_visible()
+    page.evaluate("window.stayed = true")  # gone if the page reloads
+    screenshot(page, "1-signed-in")
+
+    created = presign(server, REPORT.name, "application/pdf")  # the record exists, the file not yet
+    document = row(page, "document", "document-id", created["document_id"])
+    expect(document.locator("td.status")).to_have_text("pending", timeout=LIVE_MS)
+    screenshot(page, "2-pending")
+    assert send(created, REPORT.name, REPORT.read_bytes(), "application/pdf").status_code == 204
+    expect(document.locator("td.status")).to_have_text("succeeded", timeout=60_000)
+    document.click()
+    expect(page.locator("#timeline-rows tr").first).to_contain_text("Detect", timeout=LIVE_MS)
+    expect(page.locator("#document-facts")).to_contain_text("keywords")
+    screenshot(page, "3-succeeded-with-its-timeline")
+
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    answer = call(server, "POST", "/batches", json={"document_ids": [created["document_id"]], "process_at": later})
+    batch_id = answer.json()["batch_id"]
+    batch = row(page, "batch", "batch-id", batch_id)
+    expect(batch.locator("td.status")).to_have_text("scheduled", timeout=LIVE_MS)
+    page.once("dialog", lambda dialog: dialog.accept())
+    batch.get_by_role("button", name="Cancel").click()
+    expect(batch.locator("td.status")).to_have_text("cancelled", timeout=LIVE_MS)
+    screenshot(page, "4-batch-cancelled")
+    batch.get_by_role("button", name="Retry").click()
+    retried = page.locator("#batch-rows tr").first  # the newest batch: the retry's
+    expect(retried).not_to_have_attribute("data-batch-id", batch_id, timeout=LIVE_MS)
+    expect(retried.locator("td.status")).to_have_text("completed", timeout=60_000)
+    screenshot(page, "5-batch-retried")
+
+    sqs = server.client("sqs")
+    dead_letters = sqs.get_queue_url(QueueName="docflow-ingest-dlq")["QueueUrl"]
+    event = server.upload_event(f"uploads/{created['document_id']}/{REPORT.name}")
+    sqs.send_message(QueueUrl=dead_letters, MessageBody=json.dumps(event))
+    queue = row(page, "queue", "queue", "docflow-ingest")
+    expect(queue.locator("td").nth(4)).to_have_text("1", timeout=2 * LIVE_MS)
+    screenshot(page, "6-a-dead-letter")
+    queue.get_by_role("button", name="Redrive").click()
+    expect(queue.locator("td").nth(4)).to_have_text("0", timeout=2 * LIVE_MS)
+    screenshot(page, "7-redriven")
+    assert (
+        sqs.get_queue_attributes(QueueUrl=dead_letters, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
+            "ApproximateNumberOfMessages"
+        ]
+        == "0"
+    )
+    assert page.evaluate("window.stayed") is True  # all of it without a reload
