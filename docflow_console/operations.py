@@ -40,7 +40,8 @@ class Resources:
 
     @classmethod
     def of_stack(cls, cloudformation: Any, stack: str) -> Resources:
-        functions, queues, workflows = {}, [], {}
+        """A deployed stack's, by the names infra/ gives them: <stack>-<name>."""
+        functions, queues, document_workflow = {}, [], ""
         for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack):
             for resource in page["StackResourceSummaries"]:
                 physical, kind = resource.get("PhysicalResourceId", ""), resource["ResourceType"]
@@ -48,10 +49,9 @@ class Resources:
                     functions[physical.removeprefix(f"{stack}-")] = physical
                 elif kind == "AWS::SQS::Queue":
                     queues.append(physical)
-                elif kind == "AWS::StepFunctions::StateMachine":
-                    workflows[resource["LogicalResourceId"]] = physical
-        document = next((arn for logical, arn in workflows.items() if logical.lower().startswith("document")), "")
-        return cls(functions, queues, document)
+                elif kind == "AWS::StepFunctions::StateMachine" and physical.endswith(f":{stack}-document"):
+                    document_workflow = physical
+        return cls(functions, queues, document_workflow)
 
 
 class Operations:

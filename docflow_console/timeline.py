@@ -70,22 +70,22 @@ class WorkflowHistory:
         self.document_workflow_arn = document_workflow_arn
 
     def latest_events(self, document_id: str) -> list[dict[str, Any]] | None:
-        """The history of the document's latest execution, or None when none is kept."""
-        mine = []
-        for page in self.stepfunctions.get_paginator("list_executions").paginate(
-            stateMachineArn=self.document_workflow_arn
-        ):
-            mine += [
-                execution
-                for execution in page["executions"]
-                if execution["name"].startswith(f"{document_id}-") or execution["name"].endswith(f"-{document_id}")
-            ]
+        """The history of the document's latest execution, or None when none is kept (AWS
+        keeps none of an Express workflow's, and refuses to list them)."""
+        pages = self.stepfunctions.get_paginator("list_executions").paginate(stateMachineArn=self.document_workflow_arn)
+        try:
+            executions = [execution for page in pages for execution in page["executions"]]
+        except self.stepfunctions.exceptions.StateMachineTypeNotSupported:
+            return None
+        mine = [
+            execution
+            for execution in executions
+            if execution["name"].startswith(f"{document_id}-") or execution["name"].endswith(f"-{document_id}")
+        ]
         if not mine:
             return None
         latest = max(mine, key=lambda execution: execution["startDate"])
-        events: list[dict[str, Any]] = []
-        for page in self.stepfunctions.get_paginator("get_execution_history").paginate(
+        history = self.stepfunctions.get_paginator("get_execution_history").paginate(
             executionArn=latest["executionArn"]
-        ):
-            events += page["events"]
-        return events
+        )
+        return [event for page in history for event in page["events"]]

@@ -27,6 +27,11 @@ STATIC = Path(__file__).resolve().parent / "static"
 _TIMELINE = re.compile(r"^/console/api/documents/([A-Za-z0-9_-]{1,64})/timeline$")
 _REDRIVE = re.compile(r"^/console/api/queues/([A-Za-z0-9_.-]{1,80})/redrive$")
 
+NO_RUN_KEPT = (
+    "No run of this document's workflow is kept: not started yet, forgotten, or on AWS, where an Express "
+    "workflow's runs are in its log group only."
+)
+
 # Calls docflow's API as the signed-in caller: (caller, method, path) -> (status, JSON body).
 CallApi = Callable[[str, str, str], tuple[int, Any]]
 
@@ -133,8 +138,7 @@ class Console:
             return Reply.json(status, document)
         events = self.history.latest_events(document_id)
         if events is None:
-            return Reply.json(200, {"document_id": document_id, "steps": None,
-                                    "note": "No run of this document's workflow is kept (yet)."})  # fmt: skip
+            return Reply.json(200, {"document_id": document_id, "steps": None, "note": NO_RUN_KEPT})
         return Reply.json(200, {"document_id": document_id, "steps": [step.to_dict() for step in steps(events)]})
 
     def _redrive(self, queue: str) -> Reply:

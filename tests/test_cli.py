@@ -231,3 +231,15 @@ def test_the_users_settings_win_over_the_catalogs_in_the_local_cloud(tmp_path, m
 def test_the_first_make_says_what_it_is_setting_up():
     planned = subprocess.run(["make", "-n", "-W", "pyproject.toml", "setup"], cwd=REPO, capture_output=True, text=True)
     assert "setting up .venv" in planned.stdout and "a minute or two" in planned.stdout
+
+
+def test_console_without_aws_credentials_says_so_and_is_a_usage_error(monkeypatch, capsys):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance to ask here
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    assert main(["console", "--stack", "Docflow", "--port", "0"]) == 2
+    error = capsys.readouterr().err
+    assert "cannot read stack Docflow with your AWS credentials" in error and "Traceback" not in error

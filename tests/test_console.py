@@ -221,3 +221,81 @@ def test_only_the_consoles_own_files_are_served(console):
     assert console.handle("GET", "/console/static/console.js", HERE, b"").status == 200
     assert console.handle("GET", "/console/static/../web.py", HERE, b"").status == 404
     assert console.handle("GET", "/console/static/%2e%2e%2fweb.py", HERE, b"").status == 404
+
+
+# -- a deployed stack's console ----------------------------------------------------------------------
+
+
+class FakeCloudFormation:
+    def get_paginator(self, operation: str):
+        assert operation == "list_stack_resources"
+        arn = "arn:aws:states:eu-west-1:111122223333:stateMachine"
+        summaries = [
+            {"ResourceType": "AWS::Lambda::Function", "PhysicalResourceId": "Docflow-extract", "LogicalResourceId": "E"},
+            {"ResourceType": "AWS::Lambda::Function", "PhysicalResourceId": "Docflow-record", "LogicalResourceId": "R"},
+            {"ResourceType": "AWS::Lambda::Function", "PhysicalResourceId": "Docflow-CustomResource1A2B", "LogicalResourceId": "C"},
+            {"ResourceType": "AWS::SQS::Queue", "PhysicalResourceId": "https://sqs/1/Docflow-Uploads", "LogicalResourceId": "U"},
+            {"ResourceType": "AWS::StepFunctions::StateMachine", "PhysicalResourceId": f"{arn}:Docflow-batch", "LogicalResourceId": "B"},
+            {"ResourceType": "AWS::StepFunctions::StateMachine", "PhysicalResourceId": f"{arn}:Docflow-document", "LogicalResourceId": "D"},
+        ]  # fmt: skip
+
+        class Pages:
+            def paginate(self, StackName: str):
+                assert StackName == "Docflow"
+                yield {"StackResourceSummaries": summaries[:3]}
+                yield {"StackResourceSummaries": summaries[3:]}
+
+        return Pages()
+
+
+def test_a_stacks_resources_are_found_by_the_names_the_stack_gives_them():
+    from docflow_console.operations import Resources
+
+    found = Resources.of_stack(FakeCloudFormation(), "Docflow")
+    assert found.functions == {"extract": "Docflow-extract", "record": "Docflow-record", "CustomResource1A2B": "Docflow-CustomResource1A2B"}
+    assert found.queue_urls == ["https://sqs/1/Docflow-Uploads"]
+    assert found.document_workflow_arn.endswith(":stateMachine:Docflow-document")
+
+
+def test_the_stacks_console_forwards_the_api_signed_and_only_for_a_signed_in_browser(monkeypatch, sessions):
+    """A local HTTP server stands in for API Gateway: it records what arrives."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from docflow_console.deployed import ConsoleServer, StackApi
+
+    arrived: list[tuple[str, str, dict[str, str]]] = []
+
+    class Gateway(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            arrived.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
+            body = b'{"documents": [], "next_cursor": null}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    gateway = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    threading.Thread(target=gateway.serve_forever, daemon=True).start()
+    try:
+        api = StackApi(f"http://127.0.0.1:{gateway.server_address[1]}/prod")
+        console = Console(sessions, FakeOperations(), FakeHistory(), api.call)  # type: ignore[arg-type]
+        with ConsoleServer(console, api, 0) as server:
+            assert server.answer("GET", "/documents?limit=5", HERE, b"").status == 401
+            assert arrived == []
+            cookie = {"cookie": f"{sessions.cookie_name}={sessions.sign_in('lasting-token')}", **HERE}
+            reply = server.answer("GET", "/documents?limit=5", cookie, b"")
+        assert reply.status == 200 and b'"documents"' in reply.body
+        ((method, path, headers),) = arrived
+        assert (method, path) == ("GET", "/prod/documents?limit=5")
+        assert headers["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+        assert "/eu-west-1/execute-api/aws4_request" in headers["authorization"]
+        assert "cookie" not in headers  # the browser's session stays on this machine
+    finally:
+        gateway.shutdown()
