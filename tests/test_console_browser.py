@@ -29,13 +29,20 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page():
+def browser():
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        yield page
-        browser.close()
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A page of a browser of its own: no cookie from another test."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    yield context.new_page()
+    context.close()
 
 
 def screenshot(page: Page, name: str) -> None:
@@ -95,3 +102,18 @@ def test_a_browser_signs_in_watches_an_upload_cancels_retries_and_redrives(serve
         == "0"
     )
     assert page.evaluate("window.stayed") is True  # all of it without a reload
+
+
+def test_a_browser_signed_in_by_the_form_tries_the_routes_in_the_api_explorer(server, page):
+    page.goto(server.api + "/console")
+    page.fill("#token", TOKEN)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#documents-title")).to_be_visible()
+    page.goto(server.api + "/docs")
+    listing = page.locator(".opblock-get").filter(has=page.locator("[data-path='/batches']")).first
+    listing.locator(".opblock-summary-control").click()
+    listing.get_by_role("button", name="Try it out").click()
+    listing.get_by_role("button", name="Execute").click()
+    expect(listing.locator(".live-responses-table .response-col_status").nth(1)).to_have_text("200")
+    expect(listing.locator(".live-responses-table")).to_contain_text('"batches"')
+    screenshot(page, "8-api-explorer-signed-in")
