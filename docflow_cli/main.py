@@ -154,12 +154,11 @@ def console(arguments: argparse.Namespace) -> int:
     from docflow_console.deployed import ConsoleServer, console_for_stack
 
     check_port_free(arguments.port)
+    token = secrets.token_urlsafe(24)
     try:
-        found, api, caller = console_for_stack(arguments.stack, arguments.port, boto3.Session())
+        found, api, caller = console_for_stack(arguments.stack, arguments.port, boto3.Session(), token)
     except (BotoCoreError, ClientError) as error:
         raise UsageError(f"cannot read stack {arguments.stack} with your AWS credentials: {error}") from None
-    token = secrets.token_urlsafe(24)
-    found.sessions.tokens[token] = caller
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopped.set())

@@ -44,8 +44,9 @@ class StackApi:
         return reply.status, json.loads(reply.body or b"null")
 
 
-def console_for_stack(stack: str, port: int, session: Any) -> tuple[Console, StackApi, str]:
-    """The console of the stack, its API, and the caller (the user's IAM principal)."""
+def console_for_stack(stack: str, port: int, session: Any, token: str) -> tuple[Console, StackApi, str]:
+    """The console of the stack, its API, and the caller (the user's IAM principal), whom
+    `token` signs in."""
     cloudformation = session.client("cloudformation")
     (described,) = cloudformation.describe_stacks(StackName=stack)["Stacks"]
     outputs = {output["OutputKey"]: output["OutputValue"] for output in described.get("Outputs", [])}
@@ -53,7 +54,7 @@ def console_for_stack(stack: str, port: int, session: Any) -> tuple[Console, Sta
     resources = Resources.of_stack(cloudformation, stack)
     caller = session.client("sts").get_caller_identity()["Arn"]
     console = Console(
-        Sessions(port, {}),
+        Sessions(port, {token: caller}),
         Operations(session.client("cloudwatch"), session.client("sqs"), resources),
         WorkflowHistory(session.client("stepfunctions"), resources.document_workflow_arn),
         api.call,

@@ -129,8 +129,9 @@ class LocalApiGateway:
     def proxy_event(self, method: str, target: str, headers: dict[str, str], body: bytes, caller: str | None) -> dict:
         """The REST API proxy event API Gateway sends for this request."""
         parts = urlsplit(target)
-        # The bearer token is the gateway's business: the function, and its logs, never see it.
-        headers = {name: value for name, value in headers.items() if name != "authorization"}
+        # The bearer token and the console's session cookie are the gateway's business: the
+        # function, and its logs, never see them.
+        headers = {name: value for name, value in headers.items() if name not in ("authorization", "cookie")}
         query = parse_qs(parts.query, keep_blank_values=True)
         text = not body or headers.get("content-type", "").startswith(_TEXT_TYPES)
         return {

@@ -50,6 +50,22 @@ def test_the_caller_goes_where_api_gateway_puts_an_iam_caller(gateway):
     assert caller_for(TOKEN) != caller_for("other")
 
 
+def test_a_console_session_signs_requests_in_and_its_cookie_never_reaches_the_function(gateway):
+    from docflow_console.sessions import Sessions
+    from docflow_console.web import Console
+
+    sessions = Sessions(gateway.port, {TOKEN: caller_for(TOKEN)})
+    gateway.console = Console(sessions, None, None, gateway.call_as)  # type: ignore[arg-type]
+    cookie = {"Cookie": f"{sessions.cookie_name}={sessions.sign_in(TOKEN)}"}
+    answer = requests.get(f"{gateway.url}/documents", headers=cookie, timeout=10)
+    assert answer.json() == {"path": "/documents", "caller": caller_for(TOKEN)}
+    assert sessions.cookie_name not in json.dumps(gateway.seen[-1])
+    # A change needs the console's own origin; GETs, as above, do not.
+    assert requests.post(f"{gateway.url}/batches", headers=cookie, json={}, timeout=10).status_code == 401
+    own = {**cookie, "Origin": gateway.url}
+    assert requests.post(f"{gateway.url}/batches", headers=own, json={}, timeout=10).json()["caller"] == caller_for(TOKEN)
+
+
 def test_missing_and_wrong_tokens_are_refused_before_the_function(gateway):
     assert requests.get(f"{gateway.url}/documents", timeout=10).status_code == 401
     assert requests.get(f"{gateway.url}/documents", headers=auth("nope"), timeout=10).status_code == 403
