@@ -19,7 +19,7 @@ from docflow_cli.client import send_request, sigv4_headers
 from docflow_console.operations import Operations, Resources
 from docflow_console.sessions import Sessions
 from docflow_console.timeline import WorkflowHistory
-from docflow_console.web import Console, Reply, owns
+from docflow_console.web import Console, Reply, owns, send
 
 FORWARDED_HEADERS = ("content-type", "accept")
 
@@ -93,13 +93,7 @@ def _handler_for(server: ConsoleServer) -> type[BaseHTTPRequestHandler]:
         def _serve(self) -> None:
             headers = {name.lower(): value for name, value in self.headers.items()}
             length = int(headers.get("content-length") or 0)
-            reply = server.answer(self.command, self.path, headers, self.rfile.read(length) if length else b"")
-            self.send_response(reply.status)
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(reply.body)))
-            self.end_headers()
-            self.wfile.write(reply.body)
+            send(self, server.answer(self.command, self.path, headers, self.rfile.read(length) if length else b""))
 
         do_GET = do_POST = do_DELETE = _serve
 

@@ -14,6 +14,7 @@ import mimetypes
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -58,6 +59,17 @@ class Reply:
         if cookie:
             headers["Set-Cookie"] = cookie
         return cls(303, b"", headers)
+
+
+def send(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+    """Writes the reply as the handler's answer to its request."""
+    handler.send_response(reply.status)
+    for name, value in reply.headers.items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(reply.body)))
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(reply.body)
 
 
 def owns(path: str) -> bool:

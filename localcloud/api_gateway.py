@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from docflow.api_models import PUBLIC_PATHS
-from docflow_console.web import Console, Reply, owns
+from docflow_console.web import Console, owns, send
 from infra.catalog import ThrottleSpec
 from localcloud.servers import SHUTDOWN_POLL_SECONDS, log_request_errors
 from localcloud.workers import Invocation
@@ -174,7 +174,7 @@ def _handler_for(gateway: LocalApiGateway) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else b""
             path = urlsplit(self.path).path
             if gateway.console is not None and owns(path):
-                self._send(gateway.console.handle(self.command, self.path, headers, body))
+                send(self, gateway.console.handle(self.command, self.path, headers, body))
                 return
             caller = None
             if path not in PUBLIC_PATHS:
@@ -212,15 +212,6 @@ def _handler_for(gateway: LocalApiGateway) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)
-
-        def _send(self, reply: Reply) -> None:
-            self.send_response(reply.status)
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(reply.body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(reply.body)
 
         def _json(self, status: int, code: str, message: str, close: bool = False, retry_after: int = 0) -> None:
             data = json.dumps({"error": {"code": code, "message": message}}).encode()
