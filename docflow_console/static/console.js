@@ -7,7 +7,9 @@ const POLL_MS = 1000;        // documents, batches and the open document: at mos
 const OPERATIONS_MS = 2000;  // the service's metrics and queues
 const SHOWN = 100;           // the newest documents read each time
 
-const state = { documents: [], statuses: [], filter: "", search: "", chosen: null, openapi: null };
+// documents: the newest, for the counts and failures; listed: those of the chosen status
+// (asked of the API, so that older ones of that status are found too).
+const state = { documents: [], listed: [], statuses: [], filter: "", search: "", chosen: null };
 const $ = (id) => document.getElementById(id);
 
 async function api(method, path) {
@@ -62,7 +64,10 @@ function drawFilter() {
     group.replaceChildren(...chips.map(([value]) => {
       const button = document.createElement("button");
       button.type = "button"; button.dataset.status = value;
-      button.addEventListener("click", () => { state.filter = value; drawDocuments(); });
+      button.addEventListener("click", () => {
+        state.filter = value; drawDocuments();
+        poll().catch((error) => showProblem(error.message));
+      });
       return button;
     }));
   }
@@ -76,7 +81,7 @@ function drawFilter() {
 function drawDocuments() {
   drawFilter();
   const needle = state.search.toLowerCase();
-  const shown = state.documents.filter((doc) => (!state.filter || doc.status === state.filter) &&
+  const shown = state.listed.filter((doc) => (!state.filter || doc.status === state.filter) &&
     (!needle || doc.filename.toLowerCase().includes(needle)));
   replaceRows($("document-rows"), shown, (row, doc) => {
     row.className = doc.document_id === state.chosen ? "pick chosen" : "pick";
@@ -86,7 +91,7 @@ function drawDocuments() {
     cell(row, doc.results && doc.results.kind); cell(row, doc.results && doc.results.page_count);
     cell(row, when(doc.updated_at));
   });
-  $("documents-note").textContent = state.documents.length >= SHOWN ? `The newest ${SHOWN} documents.` :
+  $("documents-note").textContent = state.listed.length >= SHOWN ? `The newest ${SHOWN} documents${state.filter ? ` ${state.filter}` : ""}; the counts are of the newest ${SHOWN} of all.` :
     state.documents.length ? "" : "No documents yet: upload one (docflow upload FILE) and it appears here.";
   drawFailures();
 }
@@ -225,8 +230,13 @@ function drawChart(throughput) {
 // -- the loops ----------------------------------------------------------------------------
 
 async function poll() {
-  const [page, batches] = await Promise.all([api("GET", `/documents?limit=${SHOWN}`), api("GET", "/batches?limit=20")]);
+  const filter = state.filter;
+  const [page, batches, ofStatus] = await Promise.all([
+    api("GET", `/documents?limit=${SHOWN}`), api("GET", "/batches?limit=20"),
+    filter ? api("GET", `/documents?limit=${SHOWN}&status=${encodeURIComponent(filter)}`) : null,
+  ]);
   state.documents = page.documents;
+  state.listed = ofStatus && filter === state.filter ? ofStatus.documents : page.documents;
   drawDocuments();
   drawBatches(batches.batches);
   await refreshChosen();
