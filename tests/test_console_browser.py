@@ -65,8 +65,12 @@ def test_a_browser_signs_in_watches_an_upload_cancels_retries_and_redrives(serve
     screenshot(page, "2-pending")
     assert send(created, REPORT.name, REPORT.read_bytes(), "application/pdf").status_code == 204
     expect(document.locator("td.status")).to_have_text("succeeded", timeout=60_000)
+    locked = REPO / "examples" / "locked.pdf"
+    assert send(presign(server, locked.name, "application/pdf"), locked.name, locked.read_bytes(), "application/pdf").ok
+    expect(page.locator("#failure-rows")).to_contain_text("pdf_encrypted", timeout=30_000)
     page.locator("#status-filter button[data-status='failed']").click()
     expect(document).to_have_count(0, timeout=LIVE_MS)
+    expect(page.locator("#document-rows")).to_contain_text("locked.pdf")
     page.locator("#status-filter button[data-status='succeeded']").click()
     expect(document).to_have_count(1, timeout=LIVE_MS)
     page.fill("#search", "no such name")
@@ -77,6 +81,9 @@ def test_a_browser_signs_in_watches_an_upload_cancels_retries_and_redrives(serve
     expect(page.locator("#timeline-rows tr").first).to_contain_text("Detect", timeout=LIVE_MS)
     expect(page.locator("#document-facts")).to_contain_text("keywords")
     screenshot(page, "3-succeeded-with-its-timeline")
+    extract = page.locator("#function-rows tr", has_text="extract")
+    expect(extract.locator("td").nth(1)).not_to_have_text("0", timeout=2 * LIVE_MS)  # its invocations
+    expect(page.locator("#throughput-chart rect")).to_have_count(60)
 
     later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     answer = call(server, "POST", "/batches", json={"document_ids": [created["document_id"]], "process_at": later})
