@@ -28,6 +28,16 @@ STATIC = Path(__file__).resolve().parent / "static"
 _TIMELINE = re.compile(r"^/console/api/documents/([A-Za-z0-9_-]{1,64})/timeline$")
 _REDRIVE = re.compile(r"^/console/api/queues/([A-Za-z0-9_.-]{1,80})/redrive$")
 
+# The page runs only its own script and may not be framed: another page on 127.0.0.1, which a
+# browser counts as the same site, cannot overlay it to steer its buttons. Images (thumbnails)
+# come from S3's presigned URLs.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: http: https:; frame-ancestors 'none'; "
+    "form-action 'self'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
 NO_RUN_KEPT = (
     "No run of this document's workflow is kept: not started yet, forgotten, or on AWS, where an Express "
     "workflow's runs are in its log group only."
@@ -98,7 +108,7 @@ class Console:
             return Reply.redirect(PREFIX, self.sessions.clear_cookie())
         caller = self.sessions.caller(method, headers)
         if caller is None:
-            return Reply.error(401, "unauthorized", "Sign in to the console first (the URL docflow serve printed).")
+            return Reply.error(401, "unauthorized", "Sign in to the console first (the URL docflow printed).")
         if path == f"{PREFIX}/api/operations" and method == "GET":
             return Reply.json(200, self.operations.snapshot())
         if (found := _TIMELINE.match(path)) and method == "GET":
@@ -112,7 +122,7 @@ class Console:
     def _page(self, query: dict[str, list[str]], headers: Mapping[str, str]) -> Reply:
         token = (query.get("token") or [""])[0]
         if token:
-            # The token leaves the address bar (and the history) at once, used or not.
+            # A good token leaves the address bar (and the history) at once, by the redirect.
             value = self.sessions.sign_in(token)
             if value is None:
                 return self._sign_in_page(401, "That sign-in link was used already or has expired; enter the token.")
@@ -132,7 +142,7 @@ class Console:
 
     def _sign_in_page(self, status: int, problem: str = "") -> Reply:
         page = (STATIC / "sign-in.html").read_text().replace("{{problem}}", _escape(problem))
-        return Reply(status, page.encode(), {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"})
+        return Reply(status, page.encode(), {"Content-Type": "text/html; charset=utf-8", **PAGE_HEADERS})
 
     def _static(self, name: str) -> Reply:
         files = {path.name: path for path in STATIC.iterdir() if path.is_file()}
@@ -140,6 +150,8 @@ class Console:
             return Reply.error(404, "not_found", f"No console file {quote(name)}.")
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
         headers = {"Content-Type": f"{content_type}; charset=utf-8", "Cache-Control": "no-cache"}
+        if content_type == "text/html":
+            headers.update(PAGE_HEADERS)
         return Reply(200, files[name].read_bytes(), headers)
 
     # -- what the page reads besides the API -----------------------------------------------

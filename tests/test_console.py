@@ -197,6 +197,7 @@ def test_a_signed_in_browser_gets_the_page_the_operations_and_its_own_timelines(
     headers = signed_in(console)
     page = console.handle("GET", "/console", headers, b"")
     assert page.status == 200 and b"console.js" in page.body
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"] and page.headers["X-Frame-Options"] == "DENY"
     assert console.handle("GET", "/console/api/operations", headers, b"").status == 200
     timeline = console.handle("GET", "/console/api/documents/alices/timeline", headers, b"")
     assert timeline.status == 200 and b'"Detect"' in timeline.body
