@@ -107,6 +107,7 @@ class LocalCloud:
         self._zygote: Zygote | None = None
         self._server: _MotoServer | None = None
         self._saved_environment: dict[str, str | None] = {}
+        self._excepthook: Callable[[threading.ExceptHookArgs], Any] | None = None
         self._clients: dict[tuple[str, bool], Any] = {}
 
     # -- life cycle ---------------------------------------------------------------------
@@ -167,6 +168,8 @@ class LocalCloud:
             self._server.stop()
             self._server = None
         _route_lambda_invocations_to(None)
+        if self._excepthook is not None:
+            threading.excepthook, self._excepthook = self._excepthook, None
         if "localcloud.moto_patches" in sys.modules:
             sys.modules["localcloud.moto_patches"].uninstall()
         self._clients.clear()
@@ -392,18 +395,22 @@ class LocalCloud:
     # -- helpers ----------------------------------------------------------------------------
 
     def _log_service_chatter(self) -> None:
-        """moto's interpreter's traces go to logs/cloud.log, not the terminal; the server's
-        line per request is not written at all (tens of thousands a batch: metering.py
-        counts them instead)."""
+        """moto's interpreter's traces go to logs/cloud.log, not the terminal, and so does a
+        thread's uncaught exception (moto runs each execution, Map run and callback in a
+        thread of its own): the terminal is for what the person running docflow needs to
+        read. The server's line per request is not written at all (tens of thousands a
+        batch: metering.py counts them instead)."""
         logs = self.workdir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(logs / "cloud.log")
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-        for name, level in (("werkzeug", logging.WARNING), ("moto", logging.INFO)):
+        for name, level in (("werkzeug", logging.WARNING), ("moto", logging.INFO), (THREADS_LOGGER, logging.ERROR)):
             logger = logging.getLogger(name)
             logger.handlers = [handler]
             logger.propagate = False
             logger.setLevel(level)
+        self._excepthook = threading.excepthook
+        threading.excepthook = _log_thread_failure
 
     def _set_environment(self, **values: str) -> None:
         for key, value in values.items():
@@ -503,6 +510,16 @@ class InjectedFaults:
 
 _active_cloud: LocalCloud | None = None
 _moto_lambda_invoke: dict[str, Callable[..., Any]] = {}  # moto's own, before the first routing
+
+
+THREADS_LOGGER = "docflow.localcloud.threads"
+
+
+def _log_thread_failure(failure: threading.ExceptHookArgs) -> None:
+    if failure.exc_type is SystemExit or failure.exc_value is None:
+        return
+    name = failure.thread.name if failure.thread else "a thread"
+    logging.getLogger(THREADS_LOGGER).error("%s ended with an uncaught exception", name, exc_info=failure.exc_value)
 
 
 def _moto_queues() -> dict[str, Any]:

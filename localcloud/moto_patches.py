@@ -113,6 +113,16 @@ it patches.
    None for the rest. The console asks for each function's p50 and p95 duration, the same
    query in both runtimes; here a `pNN` is the nearest-rank percentile of the period's
    values, as CloudWatch computes it from raw values.
+
+17. A timeout is evaluated even while its execution stops. moto's interpreter skips
+   ("prunes") every component it evaluates once the execution is no longer running, and a
+   `.sync` task pops its timeout off the evaluation stack right after evaluating it: an
+   execution stopped (a batch cancelled) while such a task's call was out popped the task's
+   output instead, a dict, and handed it to the thread that waits for the task's callback
+   as its timeout, which died printing `TypeError: '>' not supported between instances of
+   'dict' and 'int'` (in a thread `WaitForTaskToken_SyncTask_…`) to `docflow serve`'s
+   terminal. Here a timeout always pushes its seconds, so what pops it gets a number. (And
+   the local cloud sends any thread's uncaught exception to logs/cloud.log: cloud.py.)
 """
 
 from __future__ import annotations
@@ -164,6 +174,7 @@ def _import_interpreter() -> Any:
 asl_parser = _import_interpreter()  # also imports every state's module, so the rest below
 from moto.stepfunctions.parser.api import StateMachineTypeNotSupported  # noqa: E402
 from moto.stepfunctions.parser.asl.component.common.path import result_path  # noqa: E402
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import Timeout  # noqa: E402
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (  # noqa: E402
     distributed_iteration_component as distributed_map,
 )
@@ -662,6 +673,18 @@ def _statistic(self: Statistics, stat: str) -> Any:
     return values[min(max(rank, 1), len(values)) - 1]
 
 
+# -- 17. a timeout evaluated while its execution stops ---------------------------------------------
+
+_moto_timeout_eval = Timeout.eval
+
+
+def _timeout_eval(self: Timeout, env: Any) -> None:
+    if env.is_running():
+        _moto_timeout_eval(self, env)
+    else:  # pruned: push its seconds all the same, for whatever pops them next
+        env.stack.append(self._eval_seconds(env=env))
+
+
 # -- install / uninstall ------------------------------------------------------------------------
 
 
@@ -691,6 +714,7 @@ def _replacements() -> list[tuple[Any, str, Any]]:
         (StepFunctionResponse, "start_sync_execution", _start_sync_execution),
         (SQSBackend, "is_message_valid_based_on_retention_period", _is_message_valid_based_on_retention_period),
         (Statistics, "get_statistics_for_type", _statistic),
+        (Timeout, "eval", _timeout_eval),
     ]
 
 

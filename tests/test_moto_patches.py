@@ -4,7 +4,10 @@ patch it guards assumes (fixed upstream, or moved), so a patch never outlives it
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
@@ -12,6 +15,8 @@ from botocore.exceptions import ClientError
 from localcloud import LocalCloud, moto_patches
 
 pytestmark = pytest.mark.local_cloud
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -558,3 +563,44 @@ def test_16_percentiles_are_answered_as_cloudwatch_answers_them(cloud):
     finally:
         moto_patches.install()
     assert answered() == [[50.0], [95.0], [100.0], [100.0]]
+
+
+def test_17_a_timeout_pruned_in_a_stopping_execution_still_pushes_its_seconds(cloud):
+    """Unpatched, moto pushes nothing for a timeout once its execution stops, and the `.sync`
+    task that pops it next takes its own output for the timeout. When the unpatched stack
+    holds the seconds, moto evaluates it anyway: drop patch 17."""
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+
+    class StoppedExecution:
+        def __init__(self) -> None:
+            self.stack: list = [{"ExecutionArn": "the task's output"}]
+
+        def is_running(self) -> bool:
+            return False
+
+    unpatched = StoppedExecution()
+    moto_patches.uninstall()
+    try:
+        TimeoutSeconds(60).eval(unpatched)
+    finally:
+        moto_patches.install()
+    assert unpatched.stack.pop() == {"ExecutionArn": "the task's output"}, "moto evaluates it now: drop patch 17"
+    patched = StoppedExecution()
+    TimeoutSeconds(60).eval(patched)
+    assert patched.stack.pop() == 60
+
+
+def test_17_a_threads_uncaught_exception_goes_to_the_cloud_log_not_the_terminal(tmp_path):
+    """In a process of its own: pytest puts its own hook for threads' exceptions around each test."""
+    script = (
+        "import threading, sys\n"
+        "from localcloud import LocalCloud\n"
+        f"with LocalCloud({str(tmp_path)!r}):\n"
+        "    def fail(): raise TypeError(\"'>' not supported between instances of 'dict' and 'int'\")\n"
+        "    thread = threading.Thread(target=fail, name='WaitForTaskToken_SyncTask_x'); thread.start(); thread.join()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "TypeError" not in done.stderr
+    log = (tmp_path / "logs" / "cloud.log").read_text()
+    assert "WaitForTaskToken_SyncTask_x ended with an uncaught exception" in log and "TypeError: '>'" in log
