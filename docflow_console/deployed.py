@@ -20,6 +20,7 @@ from docflow_console.operations import Operations, Resources
 from docflow_console.sessions import Sessions
 from docflow_console.timeline import WorkflowHistory
 from docflow_console.web import Console, Reply, owns, send
+from infra.catalog import load_catalog
 
 FORWARDED_HEADERS = ("content-type", "accept")
 
@@ -51,7 +52,7 @@ def console_for_stack(stack: str, port: int, session: Any, token: str) -> tuple[
     (described,) = cloudformation.describe_stacks(StackName=stack)["Stacks"]
     outputs = {output["OutputKey"]: output["OutputValue"] for output in described.get("Outputs", [])}
     api = StackApi(outputs["ApiUrl"])
-    resources = Resources.of_stack(cloudformation, stack)
+    resources = Resources.of_stack(cloudformation, stack, {spec.name for spec in load_catalog()})
     caller = session.client("sts").get_caller_identity()["Arn"]
     console = Console(
         Sessions(port, {token: caller}),

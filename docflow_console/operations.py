@@ -39,14 +39,16 @@ class Resources:
     document_workflow_arn: str
 
     @classmethod
-    def of_stack(cls, cloudformation: Any, stack: str) -> Resources:
-        """A deployed stack's, by the names infra/ gives them: <stack>-<name>."""
+    def of_stack(cls, cloudformation: Any, stack: str, function_names: set[str]) -> Resources:
+        """A deployed stack's, by the names infra/ gives them: <stack>-<name>, for each of the
+        catalog's `function_names` (CloudFormation names CDK's own helpers <stack>-… too)."""
         functions, queues, document_workflow = {}, [], ""
         for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack):
             for resource in page["StackResourceSummaries"]:
                 physical, kind = resource.get("PhysicalResourceId", ""), resource["ResourceType"]
-                if kind == "AWS::Lambda::Function" and physical.startswith(f"{stack}-"):
-                    functions[physical.removeprefix(f"{stack}-")] = physical
+                name = physical.removeprefix(f"{stack}-")
+                if kind == "AWS::Lambda::Function" and name in function_names:
+                    functions[name] = physical
                 elif kind == "AWS::SQS::Queue":
                     queues.append(physical)
                 elif kind == "AWS::StepFunctions::StateMachine" and physical.endswith(f":{stack}-document"):
