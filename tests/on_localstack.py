@@ -48,8 +48,9 @@ def client(service: str) -> Any:
         region_name=REGION,
         aws_access_key_id="test",
         aws_secret_access_key="test",
-        # Path-style S3 and no host prefixes: every request goes to the one endpoint, by IP.
-        config=Config(s3={"addressing_style": "path"}, inject_host_prefix=False),
+        # Path-style S3 and no host prefixes: every request goes to the one endpoint, by its
+        # address; and SigV4, as docflow signs (docflow/storage.py).
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, inject_host_prefix=False),
     )
 
 
