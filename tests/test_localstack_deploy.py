@@ -13,7 +13,6 @@ import uuid
 from typing import Any
 
 import pytest
-
 from on_localstack import ACCOUNT, ENDPOINT, REGION, REPO, client, require_endpoint, synthesised_template
 
 pytestmark = pytest.mark.localstack
@@ -21,20 +20,20 @@ pytestmark = pytest.mark.localstack
 # What the community edition cannot create on a machine without Docker, and why.
 NOT_HERE_KINDS = {
     "AWS::DynamoDB::Table": "LocalStack's DynamoDB downloads and runs Java at start, which fails here",
-    "AWS::Lambda::Function": "LocalStack installs its Lambda runtime at the first function, which fails here; and runs functions in Docker",
-    "AWS::CloudWatch::Dashboard": "no resource provider in the community edition (CloudFormation reports it created, without creating it)",
+    "AWS::Lambda::Function": "LocalStack downloads its Lambda runtime (which fails here) and runs functions in Docker",
+    "AWS::CloudWatch::Dashboard": "no resource provider in the community edition (reported created, but not created)",
     "Custom::S3BucketNotifications": "not in the community edition (the bucket's EventBridge notifications)",
 }
-
-
-
 
 
 def not_here(resource: dict) -> str | None:
     """Why LocalStack cannot create this resource here, or None."""
     if resource["Type"] in NOT_HERE_KINDS:
         return NOT_HERE_KINDS[resource["Type"]]
-    if resource["Type"] == "AWS::StepFunctions::StateMachine" and '"ItemBatcher"' in resource["Properties"]["DefinitionString"]:
+    if (
+        resource["Type"] == "AWS::StepFunctions::StateMachine"
+        and '"ItemBatcher"' in resource["Properties"]["DefinitionString"]
+    ):
         # tests/test_localstack_workflows.py runs it rewritten (as_localstack_parses)
         return "the community edition's grammar refuses its ItemBatcher (and an Express ItemProcessor)"
     return None
@@ -176,11 +175,17 @@ def test_the_stack_less_what_needs_docker_or_pro_deploys(bootstrapped):
     )
     try:
         deadline = time.monotonic() + 300
-        while (stack := cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0])["StackStatus"].endswith("IN_PROGRESS"):
+        while (stack := cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0])["StackStatus"].endswith(
+            "IN_PROGRESS"
+        ):
             assert time.monotonic() < deadline
             time.sleep(1)
         events = cloudformation.describe_stack_events(StackName=stack_name)["StackEvents"]
-        failures = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}" for e in events if e["ResourceStatus"].endswith("FAILED")]
+        failures = [
+            f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}"
+            for e in events
+            if e["ResourceStatus"].endswith("FAILED")
+        ]
         assert stack["StackStatus"] == "CREATE_COMPLETE", failures
         summaries = cloudformation.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
     finally:  # the stack's names (its event bus, its state machines) are free again for the next run
@@ -190,4 +195,10 @@ def test_the_stack_less_what_needs_docker_or_pro_deploys(bootstrapped):
     # What was left out is what not_here() names and what is attached to it: the buckets, the
     # queues, the buses and rules, the document workflow and the API are among what was created.
     kinds = {template["Resources"][name]["Type"] for name in created}
-    assert {"AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::Events::Rule", "AWS::StepFunctions::StateMachine", "AWS::ApiGateway::Stage"} <= kinds
+    assert {
+        "AWS::S3::Bucket",
+        "AWS::SQS::Queue",
+        "AWS::Events::Rule",
+        "AWS::StepFunctions::StateMachine",
+        "AWS::ApiGateway::Stage",
+    } <= kinds

@@ -16,12 +16,12 @@ import pytest
 import requests
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from botocore.config import Config
+from on_localstack import ENDPOINT, REPO, client, require_endpoint, resources_of_type, synthesised_template
+from samples import make_pdf
 
 from docflow.storage import S3ObjectStore
 from localcloud import LocalCloud
 from localcloud.cloud import CREDENTIALS
-from on_localstack import ENDPOINT, REPO, client, require_endpoint, resources_of_type, synthesised_template
-from samples import make_pdf
 
 pytestmark = pytest.mark.localstack
 
@@ -39,10 +39,13 @@ def endpoints(tmp_path_factory):
     with LocalCloud(tmp_path_factory.mktemp("cloud")) as cloud:
         assert cloud.s3_gateway is not None
         gateway = boto3.client(
-            "s3", endpoint_url=cloud.s3_gateway.url, region_name="us-east-1",
-            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"], aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            "s3",
+            endpoint_url=cloud.s3_gateway.url,
+            region_name="us-east-1",
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-        )  # fmt: skip
+        )
         gateway.create_bucket(Bucket=bucket)
         yield {"localstack": S3ObjectStore(bucket, localstack), "docflow": S3ObjectStore(bucket, gateway)}
 
@@ -51,7 +54,9 @@ def post(form: dict, content: bytes, *, content_type: str = "application/pdf", *
     """Posts the file with the presigned form's fields (some changed, as a client might):
     S3's status and error code ("" when it stored the file)."""
     fields = {**form["fields"], **changes}
-    response = requests.post(form["url"], data=fields, files={"file": ("upload.pdf", content, content_type)}, timeout=30)
+    response = requests.post(
+        form["url"], data=fields, files={"file": ("upload.pdf", content, content_type)}, timeout=30
+    )
     code = ""
     if response.status_code >= 300:
         text = response.text
@@ -68,7 +73,10 @@ CASES = {
         lambda form: post(form, PDF, **{"Content-Type": "text/html"}),
         (403, "AccessDenied"),
     ),
-    "another key fails its condition": (lambda form: post(form, PDF, key="uploads/elsewhere.pdf"), (403, "AccessDenied")),
+    "another key fails its condition": (
+        lambda form: post(form, PDF, key="uploads/elsewhere.pdf"),
+        (403, "AccessDenied"),
+    ),
 }
 
 
@@ -81,13 +89,18 @@ def test_a_presigned_post_gets_the_same_answer_from_localstack_and_docflow(case,
         for name, store in endpoints.items()
     }
     assert answers == {"localstack": expected, "docflow": expected}
-    stored = {name: store.client.list_objects_v2(Bucket=store.bucket, Prefix=key).get("KeyCount", 0) for name, store in endpoints.items()}
+    stored = {
+        name: store.client.list_objects_v2(Bucket=store.bucket, Prefix=key).get("KeyCount", 0)
+        for name, store in endpoints.items()
+    }
     assert stored == {name: int(expected[0] < 300) for name in endpoints}
 
 
 def test_an_expired_form_is_refused_by_both(endpoints):
     key = f"uploads/{uuid.uuid4().hex}/upload.pdf"
-    forms = {name: store.presign_upload(key, "application/pdf", MAX_BYTES, expires_in=1) for name, store in endpoints.items()}
+    forms = {
+        name: store.presign_upload(key, "application/pdf", MAX_BYTES, expires_in=1) for name, store in endpoints.items()
+    }
     time.sleep(2.5)
     answers = {name: post(form, PDF) for name, form in forms.items()}
     assert answers == {"localstack": (403, "AccessDenied"), "docflow": (403, "AccessDenied")}
@@ -134,4 +147,3 @@ def test_an_upload_reaches_the_ingest_queue_through_eventbridge_by_the_stacks_ru
     assert (event.detail_type, event.detail.bucket.name, event.detail.object.key, event.detail.object.etag) == (
         "Object Created", bucket, upload_key, etag
     )  # fmt: skip
-

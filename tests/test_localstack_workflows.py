@@ -17,10 +17,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from docflow import keys
-from docflow.admission import batch_input
-from localcloud import LocalCloud
 from on_localstack import (
     ACCOUNT,
     REGION,
@@ -31,6 +27,10 @@ from on_localstack import (
     synthesised_template,
 )
 from samples import LOREM, make_image, make_pdf
+
+from docflow import keys
+from docflow.admission import batch_input
+from localcloud import LocalCloud
 
 pytestmark = pytest.mark.localstack
 
@@ -53,11 +53,11 @@ STANDARD_COPY = "-standard"
 
 def as_localstack_parses(definition: str) -> str:
     """The definition with what LocalStack's community grammar (2026.3.0; moto's is a port of
-    it) refuses rewritten (test_localstack_refuses_the_batch_workflow_as_written checks it still does), as the local cloud
-    rewrites it for moto (localcloud/moto_patches.py, 12): a Map's Express children run as
-    Standard, ToleratedFailurePercentage as a decimal, and an ItemBatcher of n items becomes
-    an ItemSelector giving each child its item in the batcher's shape, {"Items": [item]}: a
-    child of one item, where AWS gives it up to n."""
+    it) refuses rewritten (test_localstack_refuses_the_batch_workflow_as_written checks that it
+    still does), as the local cloud rewrites it for moto (localcloud/moto_patches.py, 12): a
+    Map's Express children run as Standard, ToleratedFailurePercentage as a decimal, and an
+    ItemBatcher of n items becomes an ItemSelector giving each child its item in the batcher's
+    shape, {"Items": [item]}: a child of one item, where AWS gives it up to n."""
     machine = json.loads(definition)
 
     def visit(machine: dict) -> None:
@@ -101,7 +101,9 @@ def task_results(events: list[dict]) -> dict[str, list[dict]]:
             results.setdefault(state, []).append({"Return": {"StatusCode": 200, "Payload": payload}})
         elif kind in ("LambdaFunctionFailed", "TaskFailed"):
             details = next(value for key, value in event.items() if key.endswith("FailedEventDetails"))
-            results.setdefault(state, []).append({"Throw": {"Error": details["error"], "Cause": details.get("cause", "")}})
+            results.setdefault(state, []).append(
+                {"Throw": {"Error": details["error"], "Cause": details.get("cause", "")}}
+            )
     return results
 
 
@@ -135,7 +137,9 @@ def recorded(tmp_path_factory) -> dict[str, Recorded]:
                 cloud.faults.fail_next(fault[0], error_type=fault[1])
             document = upload(cloud, filename, data)
             arn = sfn.start_execution(
-                stateMachineArn=cloud.state_machines["document"], name=document["document_id"], input=json.dumps(document)
+                stateMachineArn=cloud.state_machines["document"],
+                name=document["document_id"],
+                input=json.dumps(document),
             )["executionArn"]
             runs[route] = Recorded(document, cloud.wait_for_execution(arn, timeout=120), history(sfn, arn))
         batch_id = uuid.uuid4().hex
@@ -151,7 +155,9 @@ def recorded(tmp_path_factory) -> dict[str, Recorded]:
         child = f"{batch_id}-{manifest[0]['document_id']}"
         executions = sfn.list_executions(stateMachineArn=cloud.state_machines["document"])["executions"]
         child_arn = next(execution["executionArn"] for execution in executions if execution["name"] == child)
-        runs[BATCH_DOCUMENTS_CASE] = Recorded(manifest[0], sfn.describe_execution(executionArn=child_arn), history(sfn, child_arn))
+        runs[BATCH_DOCUMENTS_CASE] = Recorded(
+            manifest[0], sfn.describe_execution(executionArn=child_arn), history(sfn, child_arn)
+        )
         runs["batch"].manifest = manifest  # type: ignore[attr-defined]
         runs["batch"].bucket = cloud.bucket  # type: ignore[attr-defined]
     return runs
@@ -237,7 +243,9 @@ def on_localstack(recorded) -> Iterator[dict[str, str]]:
 def run_on_localstack(state_machine_arn: str, case: str, execution_input: dict) -> tuple[dict, list[dict]]:
     sfn = client("stepfunctions")
     arn = sfn.start_execution(
-        stateMachineArn=f"{state_machine_arn}#{case}", name=f"{case}-{uuid.uuid4().hex[:12]}", input=json.dumps(execution_input)
+        stateMachineArn=f"{state_machine_arn}#{case}",
+        name=f"{case}-{uuid.uuid4().hex[:12]}",
+        input=json.dumps(execution_input),
     )["executionArn"]
     deadline = time.monotonic() + 120
     while (description := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
@@ -251,7 +259,9 @@ def test_the_document_workflow_takes_the_local_clouds_route_on_localstack(route,
     local = recorded[route]
     # As deployed: Express, run synchronously, as the batch's children run it.
     sync = client("stepfunctions").start_sync_execution(
-        stateMachineArn=f"{on_localstack['document']}#{route}", name=f"{route}-{uuid.uuid4().hex[:12]}", input=json.dumps(local.input)
+        stateMachineArn=f"{on_localstack['document']}#{route}",
+        name=f"{route}-{uuid.uuid4().hex[:12]}",
+        input=json.dumps(local.input),
     )
     assert (sync["status"], json.loads(sync.get("output") or "null")) == (local.status, local.output), sync
     # The same definition as Standard, for its history.
@@ -263,7 +273,11 @@ def test_the_document_workflow_takes_the_local_clouds_route_on_localstack(route,
 
 def test_each_route_ends_as_docflow_says_it_should(recorded):
     """The recordings are the routes they are named after (so the comparisons above compare them)."""
-    outcomes = {route: (run.status, run.output["status"], run.output["error_code"]) for route, run in recorded.items() if route in DOCUMENT_ROUTES}
+    outcomes = {
+        route: (run.status, run.output["status"], run.output["error_code"])
+        for route, run in recorded.items()
+        if route in DOCUMENT_ROUTES
+    }
     assert outcomes == {
         "pdf": ("SUCCEEDED", "succeeded", None),
         "image": ("SUCCEEDED", "succeeded", None),
@@ -301,10 +315,16 @@ def test_localstack_refuses_the_batch_workflow_as_written(on_localstack):
     """Why the batch is rewritten above (as_localstack_parses): when this fails, LocalStack
     parses the definition as written, and the rewrite can go."""
     template = synthesised_template()
-    (batch,) = [r for r in resources_of_type(template, "AWS::StepFunctions::StateMachine").values() if r["Properties"]["StateMachineName"].endswith("-batch")]
+    (batch,) = [
+        r
+        for r in resources_of_type(template, "AWS::StepFunctions::StateMachine").values()
+        if r["Properties"]["StateMachineName"].endswith("-batch")
+    ]
     definition = json.dumps(json.loads(batch["Properties"]["DefinitionString"]), separators=(",", ":"))
     with pytest.raises(Exception) as refused:
         client("stepfunctions").create_state_machine(
-            name="docflow-batch-as-written", definition=definition, roleArn=f"arn:aws:iam::{ACCOUNT}:role/docflow-workflows"
+            name="docflow-batch-as-written",
+            definition=definition,
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/docflow-workflows",
         )
     assert "InvalidDefinition" in str(refused.value) and "ItemBatcher" in str(refused.value)
