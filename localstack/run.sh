@@ -57,7 +57,7 @@ trap stop EXIT
 
 mkdir -p "$STATE"
 if answers; then
-    echo "localstack: using the LocalStack at $ENDPOINT (its SFN_MOCK_CONFIG must be $DOCFLOW_SFN_MOCK_CONFIG)"
+    echo "localstack: using the LocalStack at $ENDPOINT (its SFN_MOCK_CONFIG must read $DOCFLOW_SFN_MOCK_CONFIG)"
 else
     case "$ENDPOINT" in
         http://localhost:* | http://127.0.0.1:*) ;;
