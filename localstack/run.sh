@@ -33,13 +33,14 @@ install() {
         return
     fi
     echo "localstack: installing localstack-core into $VENV (the first time, a minute or two; pip's log in $STATE/pip.log)…"
-    local python
+    local python began=$SECONDS
     python=$(python313) || { echo "localstack: needs Python 3.13 (set LOCALSTACK_PYTHON)" >&2; exit 1; }
     rm -rf $VENV
     "$python" -m venv $VENV
     $VENV/bin/python -m pip install -q --disable-pip-version-check -r localstack/requirements.txt >"$STATE/pip.log" 2>&1 \
         || { tail -n 30 "$STATE/pip.log" >&2; exit 1; }
     cp localstack/requirements.txt $VENV/.installed
+    echo "localstack: installed in $((SECONDS - began)) s"
 }
 
 started=""
@@ -65,6 +66,7 @@ else
     esac
     install
     rm -rf "$STATE/fs"
+    began=$SECONDS
     # Host mode: no Docker; state in .localstack/fs, none kept between runs; Step Functions
     # reads its mocked task results from the file the tests write (SFN_MOCK_CONFIG).
     OVERRIDE_IN_DOCKER=0 FILESYSTEM_ROOT="$STATE/fs" GATEWAY_LISTEN="127.0.0.1:${ENDPOINT##*:}" PERSISTENCE=0 \
@@ -76,7 +78,7 @@ else
         sleep 0.2
     done
     answers || { echo "localstack: not ready after 60 s:" >&2; tail -n 40 "$LOG" >&2; exit 1; }
-    echo "localstack: started localstack-core in host mode at $ENDPOINT (pid $started, log $LOG)"
+    echo "localstack: localstack-core ready in host mode at $ENDPOINT in $((SECONDS - began)) s (pid $started, log $LOG)"
 fi
 
 status=0

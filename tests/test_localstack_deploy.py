@@ -1,15 +1,17 @@
 """The stack in LocalStack without Docker: `cdklocal bootstrap`, the synthesised assets
 published to the bootstrap bucket, and as much of the template deployed by CloudFormation as
-the community edition can create here; what it cannot is left out, with everything that
-names it, and listed (.localstack/partial-deploy.json)."""
+the community edition can create here; what it cannot is left out, with what is attached to
+it, and listed (.localstack/partial-deploy.json); what only names it is given a stand-in."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import time
 import uuid
+import zipfile
 from typing import Any
 
 import pytest
@@ -145,14 +147,19 @@ def test_cdklocal_bootstraps_and_publishes_every_asset(bootstrapped):
         for destination in asset["destinations"].values()
     }
     s3 = client("s3")
-    published = {o["Key"]: o["Size"] for o in s3.list_objects_v2(Bucket=bootstrapped).get("Contents", [])}
-    assert expected <= published.keys()
-    # Each function's bundle arrived whole: as large as the zip cdk.out holds.
+    published = {o["Key"] for o in s3.list_objects_v2(Bucket=bootstrapped).get("Contents", [])}
+    assert expected <= published
+    # Each asset arrived whole: a function's bundle holds every file of its folder in cdk.out,
+    # the template is the synthesised one.
     for asset in manifest["files"].values():
+        (destination,) = asset["destinations"].values()
+        body = s3.get_object(Bucket=bootstrapped, Key=destination["objectKey"])["Body"].read()
+        source = REPO / "cdk.out" / asset["source"]["path"]
         if asset["source"].get("packaging") == "zip":
-            (destination,) = asset["destinations"].values()
-            folder = REPO / "cdk.out" / asset["source"]["path"]
-            assert folder.is_dir() and published[destination["objectKey"]] > 1000
+            files = {str(path.relative_to(source)) for path in source.rglob("*") if path.is_file()}
+            assert set(zipfile.ZipFile(io.BytesIO(body)).namelist()) >= files
+        else:
+            assert body == source.read_bytes()
 
 
 def test_the_stack_less_what_needs_docker_or_pro_deploys(bootstrapped):

@@ -31,6 +31,7 @@ from samples import LOREM, make_image, make_pdf
 from docflow import keys
 from docflow.admission import batch_input
 from localcloud import LocalCloud
+from localcloud.cloud import BUCKET
 
 pytestmark = pytest.mark.localstack
 
@@ -108,10 +109,13 @@ def task_results(events: list[dict]) -> dict[str, list[dict]]:
 
 
 class Recorded:
-    """One route's run in the local cloud: its input, status, output and history."""
+    """One route's run in the local cloud: its input, status, output and history (and a
+    batch's manifest)."""
 
-    def __init__(self, execution_input: dict, description: dict, events: list[dict]):
-        self.input, self.status, self.events = execution_input, description["status"], events
+    def __init__(
+        self, execution_input: dict, description: dict, events: list[dict], manifest: list[dict] | None = None
+    ):
+        self.input, self.status, self.events, self.manifest = execution_input, description["status"], events, manifest
         self.output = json.loads(description["output"]) if description.get("output") else None
 
 
@@ -150,7 +154,9 @@ def recorded(tmp_path_factory) -> dict[str, Recorded]:
         arn = sfn.start_execution(
             stateMachineArn=cloud.state_machines["batch"], name=batch_id, input=json.dumps(execution_input)
         )["executionArn"]
-        runs["batch"] = Recorded(execution_input, cloud.wait_for_execution(arn, timeout=300), history(sfn, arn))
+        runs["batch"] = Recorded(
+            execution_input, cloud.wait_for_execution(arn, timeout=300), history(sfn, arn), manifest
+        )
         # A child's document workflow, by the name the batch gives it: its tasks' results.
         child = f"{batch_id}-{manifest[0]['document_id']}"
         executions = sfn.list_executions(stateMachineArn=cloud.state_machines["document"])["executions"]
@@ -158,8 +164,6 @@ def recorded(tmp_path_factory) -> dict[str, Recorded]:
         runs[BATCH_DOCUMENTS_CASE] = Recorded(
             manifest[0], sfn.describe_execution(executionArn=child_arn), history(sfn, child_arn)
         )
-        runs["batch"].manifest = manifest  # type: ignore[attr-defined]
-        runs["batch"].bucket = cloud.bucket  # type: ignore[attr-defined]
     return runs
 
 
@@ -188,7 +192,7 @@ def on_localstack(recorded) -> Iterator[dict[str, str]]:
     recorded results written as its mock configuration: {workflow: state machine ARN}."""
     require_endpoint()
     template = synthesised_template()
-    bucket = recorded["batch"].bucket
+    bucket = BUCKET  # the local cloud's: the recorded inputs and outputs name it
     machines = {}
     for resource in resources_of_type(template, "AWS::StepFunctions::StateMachine").values():
         properties = resource["Properties"]
@@ -306,6 +310,7 @@ def test_the_batch_runs_its_documents_through_the_document_workflow_on_localstac
     sfn = client("stepfunctions")
     (map_run,) = sfn.list_map_runs(executionArn=description["executionArn"])["mapRuns"]
     counts = sfn.describe_map_run(mapRunArn=map_run["mapRunArn"])
+    assert local.manifest is not None
     expected = len(local.manifest)
     assert (counts["itemCounts"]["succeeded"], counts["itemCounts"]["total"]) == (expected, expected)
     assert (counts["executionCounts"]["succeeded"], counts["executionCounts"]["total"]) == (expected, expected)
