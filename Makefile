@@ -24,7 +24,8 @@ help:
 	@echo "make bench   run the benchmarks (uses ../shared/corpus when present)"
 	@echo "make synth   build the Lambda bundles and synthesise the CDK app into cdk.out/ (no Docker, no AWS)"
 	@echo "make deploy  deploy to the AWS account of your credentials; ALARM_EMAIL=you@example.com to get alarms"
-	@echo "make localstack-deploy  deploy into LocalStack with cdklocal; make localstack-test runs the tests marked localstack"
+	@echo "make localstack-deploy  deploy into a LocalStack of yours (Docker) with cdklocal"
+	@echo "make localstack-test  docflow against LocalStack; starts localstack-core itself (no Docker) when none answers"
 
 setup: $(INSTALLED)
 
