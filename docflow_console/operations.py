@@ -76,7 +76,10 @@ class Operations:
         """Moves a dead-letter queue's messages back to their queue; the queue by its name."""
         for url in self.resources.queue_urls:
             if _queue_name(url) == dead_letter_queue and self._is_dead_letter_queue(url):
-                return redrive(self.sqs, url)
+                moved = redrive(self.sqs, url)
+                with self._lock:
+                    self._snapshot = None  # the next read shows the queue as it is now
+                return moved
         raise KeyError(dead_letter_queue)
 
     # -- reading -------------------------------------------------------------------------

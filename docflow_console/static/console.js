@@ -183,7 +183,8 @@ function action(label, run) {
   button.type = "button"; button.textContent = label;
   button.addEventListener("click", async () => {
     button.disabled = true;
-    try { await run(); showProblem(""); await poll(); } catch (error) { showProblem(error.message); } finally { button.disabled = false; }
+    try { await run(); showProblem(""); await Promise.all([poll(), refreshOperations()]); }
+    catch (error) { showProblem(error.message); } finally { button.disabled = false; }
   });
   return button;
 }
@@ -206,6 +207,8 @@ function drawOperations(operations) {
   });
   drawChart(operations.throughput);
 }
+
+async function refreshOperations() { drawOperations(await api("GET", "/console/api/operations")); }
 
 function drawChart(throughput) {
   const svg = $("throughput-chart");
@@ -255,5 +258,5 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("search").addEventListener("input", (event) => { state.search = event.target.value; drawDocuments(); });
   try { state.statuses = await documentStatuses(); } catch (error) { showProblem(`Could not read the API's statuses: ${error.message}`); }
   every(POLL_MS, poll);
-  every(OPERATIONS_MS, async () => drawOperations(await api("GET", "/console/api/operations")));
+  every(OPERATIONS_MS, refreshOperations);
 });
