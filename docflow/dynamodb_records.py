@@ -61,6 +61,11 @@ def webhook_pk(webhook_id: str) -> dict[str, dict[str, str]]:
     return {"pk": {"S": f"WEBHOOK#{webhook_id}"}, "sk": {"S": "WEBHOOK"}}
 
 
+def owner_key(owner: str, kind: str) -> str:
+    """The owner index's key of an owner's records of one kind (document, batch, webhook)."""
+    return f"{owner}#{kind}"
+
+
 def encode_cursor(last_key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode()
 
@@ -75,9 +80,8 @@ def _is_document_position(key: dict[str, Any], owner: str) -> bool:
         isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str) for value in key.values()
     ):
         return False
-    return (
-        key["owner_key"]["S"] == f"{owner}#document" and key["pk"]["S"].startswith("DOC#") and key["sk"]["S"] == "DOC"
-    )
+    mine = key["owner_key"]["S"] == owner_key(owner, "document")
+    return mine and key["pk"]["S"].startswith("DOC#") and key["sk"]["S"] == "DOC"
 
 
 def decode_cursor(cursor: str) -> dict[str, Any]:
@@ -133,13 +137,7 @@ class DynamoRecordStore:
     def list_documents(
         self, owner: str, *, status: str | None, limit: int, cursor: str | None
     ) -> tuple[list[DocumentRecord], str | None]:
-        query: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": OWNER_INDEX,
-            "KeyConditionExpression": "owner_key = :owner",
-            "ExpressionAttributeValues": {":owner": {"S": f"{owner}#document"}},
-            "ScanIndexForward": False,
-        }
+        query = self._owned(owner, "document", ScanIndexForward=False)
         if status:
             query["FilterExpression"] = "#status = :status"
             query["ExpressionAttributeNames"] = {"#status": "status"}
@@ -280,18 +278,11 @@ class DynamoRecordStore:
     ) -> bool:
         return self._move(batch_pk(batch_id), was, status, now, **fields)
 
-    # -- webhooks ---------------------------------------------------------------------------
-
     def list_batches(self, owner: str, limit: int) -> list[BatchRecord]:
-        response = self.client.query(
-            TableName=self.table,
-            IndexName=OWNER_INDEX,
-            KeyConditionExpression="owner_key = :owner",
-            ExpressionAttributeValues={":owner": {"S": f"{owner}#batch"}},
-            ScanIndexForward=False,
-            Limit=limit,
-        )
+        response = self.client.query(**self._owned(owner, "batch", ScanIndexForward=False, Limit=limit))
         return [_batch(item) for item in response["Items"]]
+
+    # -- webhooks ---------------------------------------------------------------------------
 
     def create_webhook(self, record: WebhookRecord) -> None:
         self._create(webhook_pk(record.webhook_id), "webhook", record)
@@ -301,12 +292,7 @@ class DynamoRecordStore:
         return _webhook(item) if item else None
 
     def list_webhooks(self, owner: str) -> list[WebhookRecord]:
-        pages = self.client.get_paginator("query").paginate(
-            TableName=self.table,
-            IndexName=OWNER_INDEX,
-            KeyConditionExpression="owner_key = :owner",
-            ExpressionAttributeValues={":owner": {"S": f"{owner}#webhook"}},
-        )
+        pages = self.client.get_paginator("query").paginate(**self._owned(owner, "webhook"))
         return [_webhook(item) for page in pages for item in page["Items"]]
 
     def delete_webhook(self, webhook_id: str) -> None:
@@ -314,8 +300,18 @@ class DynamoRecordStore:
 
     def _create(self, key: dict[str, Any], kind: str, record: DocumentRecord | BatchRecord | WebhookRecord) -> None:
         """A new item for the record, listed under its owner's `kind` in the owner index."""
-        item = {**key, "owner_key": {"S": f"{record.owner}#{kind}"}, **_attributes(asdict(record))}
+        item = {**key, "owner_key": {"S": owner_key(record.owner, kind)}, **_attributes(asdict(record))}
         self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+
+    def _owned(self, owner: str, kind: str, **query: Any) -> dict[str, Any]:
+        """A query of the owner index for the owner's records of `kind`, with `query` besides."""
+        return {
+            "TableName": self.table,
+            "IndexName": OWNER_INDEX,
+            "KeyConditionExpression": "owner_key = :owner",
+            "ExpressionAttributeValues": {":owner": {"S": owner_key(owner, kind)}},
+            **query,
+        }
 
     def _move(self, key: dict[str, Any], was: str, status: str, now: str, **fields: Any) -> bool:
         """Moves the item at `key` from status `was` to `status`, setting `fields` too; False
