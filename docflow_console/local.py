@@ -8,7 +8,7 @@ from docflow_console.timeline import WorkflowHistory
 from docflow_console.web import Console
 from infra.catalog import deployed_name
 from localcloud import LocalCloud
-from localcloud.api_gateway import LocalApiGateway, caller_for
+from localcloud.api_gateway import LocalApiGateway
 
 
 def attach_console(cloud: LocalCloud, gateway: LocalApiGateway) -> Console:
@@ -19,7 +19,7 @@ def attach_console(cloud: LocalCloud, gateway: LocalApiGateway) -> Console:
         document_workflow_arn=cloud.state_machines["document"],
     )
     console = Console(
-        Sessions(gateway.port, {token: caller_for(token) for token in gateway.tokens}),
+        Sessions(gateway.port, gateway.callers),
         Operations(cloud.client("cloudwatch"), cloud.client("sqs"), resources),
         WorkflowHistory(cloud.client("stepfunctions"), resources.document_workflow_arn),
         gateway.call_as,

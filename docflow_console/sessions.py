@@ -91,9 +91,8 @@ class Sessions:
     def _redeem(self, token: str) -> str | None:
         if not token:
             return None
-        for known, caller in self.tokens.items():
-            if hmac.compare_digest(token.encode(), known.encode()):
-                return caller
+        if (caller := caller_of(token, self.tokens)) is not None:
+            return caller
         with self._lock:
             session = self._one_time.pop(_digest(token), None)
         return session.caller if session and session.expires >= self.clock() else None
@@ -105,6 +104,14 @@ class Sessions:
             return None
         morsel = cookie.get(self.cookie_name)
         return morsel.value if morsel else None
+
+
+def caller_of(token: str, callers: Mapping[str, str]) -> str | None:
+    """Who a lasting token stands for, compared in constant time; None for an unknown one."""
+    for known, caller in callers.items():
+        if hmac.compare_digest(token.encode(), known.encode()):
+            return caller
+    return None
 
 
 def same_origin(headers: Mapping[str, str]) -> bool:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
 import logging
 import threading
@@ -27,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from docflow.api_models import PUBLIC_PATHS
+from docflow_console.sessions import caller_of
 from docflow_console.web import Console, owns, send
 from infra.catalog import ThrottleSpec
 from localcloud.servers import SHUTDOWN_POLL_SECONDS, log_request_errors
@@ -77,7 +77,7 @@ class LocalApiGateway:
         if not tokens:
             raise ValueError("the local API needs at least one token")
         self.invoke = invoke
-        self.tokens = list(tokens)
+        self.callers = {token: caller_for(token) for token in tokens}  # who each token stands for
         self.console: Console | None = None
         self.throttle = Throttle(throttling) if throttling else None
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
@@ -113,10 +113,7 @@ class LocalApiGateway:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return 401, "Send Authorization: Bearer <token>, or sign in to the console; docflow serve printed both."
-        for known in self.tokens:
-            if hmac.compare_digest(token.strip().encode(), known.encode()):
-                return caller_for(known)
-        return 403, "The token is not valid for this API."
+        return caller_of(token.strip(), self.callers) or (403, "The token is not valid for this API.")
 
     def call_as(self, caller: str, method: str, path: str) -> tuple[int, Any]:
         """docflow's API called by `caller`, as this gateway would pass a request of theirs on."""
