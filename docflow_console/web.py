@@ -157,13 +157,15 @@ class Console:
     # -- what the page reads besides the API -----------------------------------------------
 
     def _timeline(self, caller: str, document_id: str) -> Reply:
+        """The document as the API shows its caller, with its timeline: the API's answer is
+        both the owner's check and what the page shows, so the page asks once."""
         status, document = self.call_api(caller, "GET", f"/documents/{document_id}")
         if status != 200:  # not the caller's, or not there: the API's own answer
             return Reply.json(status, document)
         events = self.history.latest_events(document_id)
         if events is None:
-            return Reply.json(200, {"document_id": document_id, "steps": None, "note": NO_RUN_KEPT})
-        return Reply.json(200, {"document_id": document_id, "steps": [step.to_dict() for step in steps(events)]})
+            return Reply.json(200, {"document": document, "steps": None, "note": NO_RUN_KEPT})
+        return Reply.json(200, {"document": document, "steps": [step.to_dict() for step in steps(events)]})
 
     def _redrive(self, queue: str) -> Reply:
         try:

@@ -3,6 +3,7 @@ history, and its routes (docflow_console/)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -204,6 +205,7 @@ def test_a_signed_in_browser_gets_the_page_the_operations_and_its_own_timelines(
     assert console.handle("GET", "/console/api/operations", headers, b"").status == 200
     timeline = console.handle("GET", "/console/api/documents/alices/timeline", headers, b"")
     assert timeline.status == 200 and b'"Detect"' in timeline.body
+    assert json.loads(timeline.body)["document"] == {"document_id": "alices"}  # the API's answer, asked once
 
 
 def test_a_timeline_of_anothers_document_is_the_apis_404_and_reads_no_history(console):

@@ -125,8 +125,9 @@ function fact(list, name, value, link) {
 async function refreshChosen() {
   if (!state.chosen) return;
   const id = state.chosen;
-  const [doc, timeline] = await Promise.all([api("GET", `/documents/${id}`), api("GET", `/console/api/documents/${id}/timeline`)]);
+  const timeline = await api("GET", `/console/api/documents/${id}/timeline`);  // the document and its steps
   if (id !== state.chosen) return;
+  const doc = timeline.document;
   $("document-title").textContent = doc.filename;
   const facts = document.createElement("dl"); facts.id = "document-facts";
   const results = doc.results || {};
