@@ -360,7 +360,7 @@ _trees: dict[str, tuple[Any, dict[tuple[str, ...], int]]] = {}  # definition -> 
 def _parse(definition: str) -> tuple[Any, Any]:
     parsed = _trees.get(definition)
     if parsed is None:
-        as_moto_reads_it, batchers = _without_what_moto_cannot_parse(definition)  # patch 12
+        as_moto_reads_it, batchers = without_what_moto_cannot_parse(definition)  # patch 12
         _program, tree = _original["parse"](as_moto_reads_it)  # raises on a bad definition, as before
         parsed = _trees[definition] = (tree, batchers)
     tree, batchers = parsed
@@ -472,9 +472,11 @@ def _serialised(write: Callable[..., Any]) -> Callable[..., Any]:
 _BATCHER_FIELDS_SUPPORTED = {"MaxItemsPerBatch"}
 
 
-def _without_what_moto_cannot_parse(definition: str) -> tuple[str, dict[tuple[str, ...], int]]:
+def without_what_moto_cannot_parse(definition: str) -> tuple[str, dict[tuple[str, ...], int]]:
     """The definition with its Maps' Express children read as Standard and their
-    ItemBatchers taken out, and those batchers: {the Map's path of state names: items per batch}."""
+    ItemBatchers taken out, and those batchers: {the Map's path of state names: items per batch}.
+    LocalStack's grammar, of which moto's is a port, refuses the same: its tests run the
+    definitions rewritten by this too (tests/test_localstack_workflows.py)."""
     try:
         machine = json.loads(definition)
     except ValueError:

@@ -32,6 +32,7 @@ from docflow import keys
 from docflow.admission import batch_input
 from localcloud import LocalCloud
 from localcloud.cloud import BUCKET
+from localcloud.moto_patches import without_what_moto_cannot_parse
 
 pytestmark = pytest.mark.localstack
 
@@ -55,27 +56,20 @@ STANDARD_COPY = "-standard"
 def as_localstack_parses(definition: str) -> str:
     """The definition with what LocalStack's community grammar (2026.3.0; moto's is a port of
     it) refuses rewritten (test_localstack_refuses_the_batch_workflow_as_written checks that it
-    still does), as the local cloud rewrites it for moto (localcloud/moto_patches.py, 12): a
-    Map's Express children run as Standard, ToleratedFailurePercentage as a decimal, and an
-    ItemBatcher of n items becomes an ItemSelector giving each child its item in the batcher's
-    shape, {"Items": [item]}: a child of one item, where AWS gives it up to n."""
-    machine = json.loads(definition)
-
-    def visit(machine: dict) -> None:
-        for state in machine.get("States", {}).values():
-            if state.get("Type") != "Map":
-                continue
-            processor = state.get("ItemProcessor", {})
-            if processor.get("ProcessorConfig", {}).get("ExecutionType") == "EXPRESS":
-                processor["ProcessorConfig"]["ExecutionType"] = "STANDARD"
-            if "ToleratedFailurePercentage" in state:
-                state["ToleratedFailurePercentage"] = float(state["ToleratedFailurePercentage"])
-            if state.pop("ItemBatcher", None) is not None:
-                assert "ItemSelector" not in state
-                state["ItemSelector"] = {"Items.$": "States.Array($$.Map.Item.Value)"}
-            visit(processor)
-
-    visit(machine)
+    still does), by the local cloud's own rewrite for moto (localcloud/moto_patches.py, 12):
+    a Map's Express children run as Standard, ToleratedFailurePercentage as a decimal, and its
+    ItemBatcher taken out. Where moto then batches the items itself, here an ItemSelector gives
+    each child its item in the batcher's shape, {"Items": [item]}: a child of one item, where
+    AWS gives it up to n."""
+    rewritten, batchers = without_what_moto_cannot_parse(definition)
+    machine = json.loads(rewritten)
+    for path in batchers:
+        states, state = machine["States"], {}
+        for name in path:
+            state = states[name]
+            states = (state.get("ItemProcessor") or {}).get("States", {})
+        assert "ItemSelector" not in state
+        state["ItemSelector"] = {"Items.$": "States.Array($$.Map.Item.Value)"}
     return json.dumps(machine)
 
 
