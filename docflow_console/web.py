@@ -25,6 +25,8 @@ from docflow_console.timeline import WorkflowHistory, steps
 
 PREFIX = "/console"
 STATIC = Path(__file__).resolve().parent / "static"
+# The only files served, by name: a name from a request is looked up here, never joined to a path.
+STATIC_FILES = {path.name: path for path in STATIC.iterdir() if path.is_file()}
 _TIMELINE = re.compile(r"^/console/api/documents/([A-Za-z0-9_-]{1,64})/timeline$")
 _REDRIVE = re.compile(r"^/console/api/queues/([A-Za-z0-9_.-]{1,80})/redrive$")
 
@@ -145,14 +147,13 @@ class Console:
         return Reply(status, page.encode(), {"Content-Type": "text/html; charset=utf-8", **PAGE_HEADERS})
 
     def _static(self, name: str) -> Reply:
-        files = {path.name: path for path in STATIC.iterdir() if path.is_file()}
-        if name not in files:
+        if name not in STATIC_FILES:
             return Reply.error(404, "not_found", f"No console file {quote(name)}.")
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
         headers = {"Content-Type": f"{content_type}; charset=utf-8", "Cache-Control": "no-cache"}
         if content_type == "text/html":
             headers.update(PAGE_HEADERS)
-        return Reply(200, files[name].read_bytes(), headers)
+        return Reply(200, STATIC_FILES[name].read_bytes(), headers)
 
     # -- what the page reads besides the API -----------------------------------------------
 
