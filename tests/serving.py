@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -132,3 +133,11 @@ def wait_until_ended(server: Server, path: str, token: str = FIRST, timeout: flo
             return body
         assert time.monotonic() < deadline, f"{path} still {body.get('status')}"
         time.sleep(0.3)
+
+
+def scheduled_batch(server: Server, document_ids: list[str]) -> str:
+    """A batch over the documents, scheduled an hour ahead (so it stays `scheduled`)."""
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    response = call(server, "POST", "/batches", json={"document_ids": document_ids, "process_at": later})
+    assert response.status_code == 202, response.text
+    return response.json()["batch_id"]

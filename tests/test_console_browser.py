@@ -6,12 +6,11 @@ a reload. Its screenshots are kept in test-results/console/."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from serving import REPO, call, presign, send, serving
+from serving import REPO, presign, scheduled_batch, send, serving
 
 pytestmark = pytest.mark.local_cloud
 
@@ -85,9 +84,7 @@ def test_a_browser_signs_in_watches_an_upload_cancels_retries_and_redrives(serve
     expect(extract.locator("td").nth(1)).not_to_have_text("0", timeout=2 * LIVE_MS)  # its invocations
     expect(page.locator("#throughput-chart rect")).to_have_count(60)
 
-    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
-    answer = call(server, "POST", "/batches", json={"document_ids": [created["document_id"]], "process_at": later})
-    batch_id = answer.json()["batch_id"]
+    batch_id = scheduled_batch(server, [created["document_id"]])
     batch = row(page, "batch", "batch-id", batch_id)
     expect(batch.locator("td.status")).to_have_text("scheduled", timeout=LIVE_MS)
     page.once("dialog", lambda dialog: dialog.accept())

@@ -4,12 +4,11 @@ do, and the service's operations (tests/test_console_browser.py drives it in a b
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 
-from serving import REPO, Server, call, serving, upload, wait_until_ended
+from serving import REPO, Server, call, scheduled_batch, serving, upload, wait_until_ended
 
 pytestmark = pytest.mark.local_cloud
 
@@ -89,13 +88,6 @@ def test_another_sites_page_cannot_use_the_session_to_change_anything(server):
     assert (
         alice.delete(f"{server.api}/batches/{batch_id}", headers={"Origin": server.api}).json()["status"] == "cancelled"
     )
-
-
-def scheduled_batch(server: Server, document_ids: list[str]) -> str:
-    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
-    response = call(server, "POST", "/batches", json={"document_ids": document_ids, "process_at": later})
-    assert response.status_code == 202, response.text
-    return response.json()["batch_id"]
 
 
 def test_the_operations_count_what_the_functions_did(server):
